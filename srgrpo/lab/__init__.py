@@ -1,0 +1,59 @@
+"""The learning lab: watch each advantage method learn, on a CPU, against controls.
+
+The lab runs the same policy-gradient update with every advantage rule of
+:mod:`srgrpo.lab.methods` (``grpo``, SR-GRPO's ``shared`` and ``per_sample`` forms at several
+temperatures, and two controls that carry no information about correctness: ``constant`` and
+``random_reward``) and reports how fast each one approaches the best achievable reward, with 95%
+intervals over seeds.
+
+- :mod:`srgrpo.lab.bandit`: a contextual bandit with softmax policies and the exact policy
+  gradient; the full comparison takes seconds (``python -m srgrpo.lab bandit --output FILE.json``).
+- :mod:`srgrpo.lab.results`: run metadata, Student-t intervals and atomic JSON writing, shared
+  by every lab command.
+
+Quick start::
+
+    from srgrpo.lab import compare_bandit, plot_bandit
+    summary = compare_bandit(seeds=4, steps=150)
+    plot_bandit(summary, tau=0.5)
+"""
+
+from srgrpo.lab.bandit import (
+    DEFAULTS,
+    THRESHOLD,
+    bandit_taus,
+    compare_bandit,
+    format_table,
+    plot_bandit,
+    run_bandit,
+)
+from srgrpo.lab.methods import (
+    CONTROL_METHODS,
+    DEFAULT_TAUS,
+    METHODS,
+    SOFT_METHODS,
+    method_advantages,
+    method_grid,
+    method_label,
+)
+from srgrpo.lab.results import mean_ci95, run_metadata, write_json
+
+__all__ = [
+    "DEFAULTS",
+    "THRESHOLD",
+    "run_bandit",
+    "compare_bandit",
+    "plot_bandit",
+    "bandit_taus",
+    "format_table",
+    "METHODS",
+    "SOFT_METHODS",
+    "CONTROL_METHODS",
+    "DEFAULT_TAUS",
+    "method_advantages",
+    "method_grid",
+    "method_label",
+    "mean_ci95",
+    "run_metadata",
+    "write_json",
+]
