@@ -169,7 +169,7 @@ def _stats(r: torch.Tensor, eps: float) -> tuple[torch.Tensor | None, torch.Tens
     zero = torch.zeros((), dtype=r.dtype, device=r.device)
     valid = ~torch.isnan(r)
     r0 = torch.where(valid, r, zero)
-    n = valid.sum(dim=1, keepdim=True)
+    n = valid.sum(dim=1, keepdim=True, dtype=r.dtype)
     mean = r0.sum(dim=1, keepdim=True) / n.clamp(min=1)
     centred = torch.where(valid, r0 - mean, zero)
     var = centred.square().sum(dim=1, keepdim=True) / (n - 1).clamp(min=1)
