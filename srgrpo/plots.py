@@ -1,0 +1,409 @@
+r"""Plots of training runs and of evaluation results, as ``matplotlib.figure.Figure`` objects.
+
+* :func:`plot_training` reads the ``log_history`` of one or more training runs (``trainer_state.json`` in the run's
+  output folder, or in its newest ``checkpoint-N`` while a run is still going) and draws one panel per metric:
+  the reward with a +-1 std band, each reward function's mean, the soft advantage (mean with a +-1 std band), the KL
+  to the reference model and the mean completion length. Panels whose metric no run logged are left out. Raw values
+  are drawn faintly and an exponential moving average on top; several runs are overlaid, labelled by their folder
+  names unless ``labels`` are given.
+* :func:`plot_accuracy` draws the accuracy and strict accuracy of evaluation results (the JSON summaries written by
+  :mod:`srgrpo.eval_gsm8k`, or dicts), with 95 % Wilson intervals (:func:`wilson_interval`), e.g. before/after.
+
+The figures are built without ``pyplot``'s global state, so notebooks display them by returning them, and scripts
+save them with ``fig.savefig(path)``. From a shell::
+
+    python -m srgrpo.plots runs/gsm8k_t4 runs/gsm8k_t4_shared --output training.png
+    python -m srgrpo.plots outputs/before.json outputs/after.json --output accuracy.png
+    python -m srgrpo.plots runs/gsm8k_t4 outputs/before.json outputs/after.json --output both.png
+
+Each argument is recognised as a run (a folder with ``trainer_state.json``, or that file itself) or an evaluation
+summary (a JSON file with ``accuracy``); when both kinds are given, both plots are stacked in one image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "wilson_interval",
+    "ema",
+    "load_log_history",
+    "training_panels",
+    "plot_training",
+    "plot_accuracy",
+    "main",
+]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Statistics
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    r"""Wilson score interval for a binomial proportion: ``(low, high)``, by default at 95 % confidence.
+
+    With :math:`\hat p = k/n` successes out of :math:`n` trials and :math:`z` the normal quantile
+    (1.96 for 95 %):
+
+    .. math::
+
+        \text{center} = \frac{\hat p + \frac{z^2}{2n}}{1 + \frac{z^2}{n}}, \qquad
+        \text{half width} = \frac{z}{1 + \frac{z^2}{n}} \sqrt{\frac{\hat p (1 - \hat p)}{n} + \frac{z^2}{4 n^2}},
+
+    and the interval is ``center -+ half width``. Unlike the normal ("Wald") interval
+    :math:`\hat p \pm z \sqrt{\hat p (1-\hat p)/n}`, it stays inside [0, 1] and does not collapse to a point when
+    :math:`k = 0` or :math:`k = n`, which matters for small evaluations. Example: 8 of 10 gives (0.490, 0.943).
+    ``n = 0`` gives the uninformative (0, 1).
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def ema(values: Sequence[float], smooth: float = 0.8) -> list[float]:
+    """Exponential moving average as TensorBoard draws it: ``s_t = smooth * s_{t-1} + (1 - smooth) * x_t``,
+    debiased for the first points (so the curve starts at the data). NaNs are skipped (their slot repeats the
+    previous average). ``smooth=0`` returns the values unchanged."""
+    if not 0 <= smooth < 1:
+        raise ValueError(f"smooth must be in [0, 1), got {smooth}")
+    out, acc, weight = [], 0.0, 0.0
+    for x in values:
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            out.append(acc / weight if weight else float("nan"))
+            continue
+        acc = smooth * acc + (1 - smooth) * x
+        weight = smooth * weight + (1 - smooth)
+        out.append(acc / weight)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Training runs
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _state_file(run: str | Path) -> Path:
+    path = Path(run).expanduser()
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"training run not found: {path}")
+    direct = path / "trainer_state.json"
+    if direct.is_file():
+        return direct
+    checkpoints = sorted(
+        (p for p in path.glob("checkpoint-*/trainer_state.json") if p.parent.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.parent.name.split("-")[-1]),
+    )
+    if checkpoints:
+        return checkpoints[-1]
+    raise FileNotFoundError(
+        f"{path} has no trainer_state.json (nor checkpoint-N/trainer_state.json): is it a training output folder?"
+    )
+
+
+def load_log_history(run: str | Path | dict | list) -> list[dict[str, Any]]:
+    """The ``log_history`` of a run: a run folder, a ``trainer_state.json`` path, a state dict or the list itself.
+
+    A folder without ``trainer_state.json`` (a run still training) uses its newest ``checkpoint-N``.
+    """
+    if isinstance(run, list):
+        return run
+    if isinstance(run, dict):
+        return list(run.get("log_history", []))
+    path = _state_file(run)
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if "log_history" not in state:
+        raise ValueError(f"{path} has no log_history: not a trainer_state.json")
+    return list(state["log_history"])
+
+
+def _series(history: list[dict], key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for i, entry in enumerate(history):
+        value = entry.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            xs.append(entry.get("step", i + 1))
+            ys.append(float(value))
+    return xs, ys
+
+
+def training_panels(histories: Iterable[list[dict]]) -> list[dict[str, Any]]:
+    """The panels :func:`plot_training` draws for these histories: ``{"title", "key", "band", "ylabel"}`` each,
+    in order, only those whose metric appears in at least one history."""
+    histories = list(histories)
+    keys = set()
+    for h in histories:
+        for entry in h:
+            keys.update(entry)
+    panels = []
+    if "reward" in keys:
+        panels.append({"title": "reward (sum of reward functions)", "key": "reward", "band": "reward_std"})
+    reward_funcs = sorted({k.split("/")[1] for k in keys if k.startswith("rewards/") and k.endswith("/mean")})
+    for name in reward_funcs:
+        short = name[: -len("_reward")] if name.endswith("_reward") else name
+        panels.append({"title": f"reward: {short}", "key": f"rewards/{name}/mean", "band": None})
+    if "soft_advantage_mean" in keys or "soft_advantage_std" in keys:
+        if "soft_advantage_mean" in keys:
+            panels.append({"title": "soft advantage (mean ± std)", "key": "soft_advantage_mean",
+                           "band": "soft_advantage_std"})
+        else:
+            panels.append({"title": "soft advantage std", "key": "soft_advantage_std", "band": None})
+    if "kl" in keys:
+        panels.append({"title": "KL to reference", "key": "kl", "band": None})
+    if "completion_length" in keys:
+        panels.append({"title": "completion length (tokens)", "key": "completion_length", "band": None})
+    elif "completions/mean_length" in keys:
+        panels.append({"title": "completion length (tokens)", "key": "completions/mean_length", "band": None})
+    return panels
+
+
+def _new_figure(fig, figsize):
+    if fig is not None:
+        return fig
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _run_label(run, index: int) -> str:
+    if isinstance(run, (str, Path)):
+        path = Path(run).expanduser().resolve()
+        return path.parent.name if path.is_file() else path.name
+    return f"run {index + 1}"
+
+
+def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.8, ncols: int = 3, fig=None):
+    """Training curves of one or more runs, overlaid: a ``matplotlib.figure.Figure``.
+
+    ``runs`` are run folders, ``trainer_state.json`` paths, state dicts or log-history lists. ``labels`` name the
+    runs in the legend (default: the folder names). ``smooth`` is the EMA weight of :func:`ema` (0 = no smoothing).
+    ``fig`` draws into an existing figure or sub-figure instead of a new one.
+    """
+    if not runs:
+        raise ValueError("plot_training needs at least one run")
+    if labels is not None and len(labels) != len(runs):
+        raise ValueError(f"got {len(labels)} labels for {len(runs)} runs")
+    histories = [load_log_history(r) for r in runs]
+    labels = list(labels) if labels is not None else [_run_label(r, i) for i, r in enumerate(runs)]
+    panels = training_panels(histories)
+    if not panels:
+        raise ValueError("none of the runs logged a metric to plot (reward, rewards/*, soft_advantage_*, kl, "
+                         "completion_length); is logging_steps set and has a step finished?")
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = _new_figure(fig, (4.3 * ncols, 3.0 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    colors = [f"C{i % 10}" for i in range(len(runs))]
+    for ax, panel in zip(axes, panels):
+        for history, label, color in zip(histories, labels, colors):
+            xs, ys = _series(history, panel["key"])
+            if not xs:
+                continue
+            band = None
+            if panel["band"]:
+                bx, bs = _series(history, panel["band"])
+                lookup = dict(zip(bx, bs))
+                if all(x in lookup for x in xs):
+                    band = [lookup[x] for x in xs]
+            ax.plot(xs, ys, color=color, alpha=0.25, linewidth=1)
+            if band is not None:
+                ax.fill_between(xs, [y - s for y, s in zip(ys, band)], [y + s for y, s in zip(ys, band)],
+                                color=color, alpha=0.10, linewidth=0)
+            ax.plot(xs, ema(ys, smooth), color=color, linewidth=2, label=label)
+        ax.set_title(panel["title"], fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    handles, names = [], []
+    for ax in axes[: len(panels)]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    if handles:
+        axes[0].legend(handles, names, fontsize=8, loc="best")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Evaluation results
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _load_result(result) -> dict[str, Any]:
+    if isinstance(result, dict):
+        return result
+    path = Path(result).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluation result not found: {path}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or ("accuracy" not in data and "correct" not in data):
+        raise ValueError(f"{path} is not an evaluation summary (no 'accuracy'): expected the JSON of srgrpo.eval_gsm8k")
+    return data
+
+
+def _result_label(result, data: dict, index: int) -> str:
+    if data.get("label"):
+        return str(data["label"])
+    if isinstance(result, (str, Path)):
+        return Path(result).stem
+    if data.get("adapter"):
+        return Path(str(data["adapter"])).name
+    if data.get("model"):
+        return str(data["model"]).split("/")[-1]
+    return f"result {index + 1}"
+
+
+def _counts(data: dict, kind: str) -> tuple[int, int] | None:
+    """(successes, n) for kind 'accuracy' or 'strict_accuracy'."""
+    n = data.get("n")
+    count_key = "correct" if kind == "accuracy" else "strict_correct"
+    k = data.get(count_key)
+    if n is None or k is None:
+        if n is not None and data.get(kind) is not None:
+            k = round(float(data[kind]) * int(n))
+        else:
+            return None
+    return int(k), int(n)
+
+
+def plot_accuracy(*results, labels: Sequence[str] | None = None, fig=None):
+    """Accuracy and strict accuracy of evaluation results, with 95 % Wilson intervals: a ``Figure``.
+
+    ``results`` are summary JSON paths written by :mod:`srgrpo.eval_gsm8k` or dicts with ``n`` and ``correct``
+    (and optionally ``strict_correct``), or ``n`` and ``accuracy``. ``labels`` default to the file names (or a dict's
+    ``label``, adapter or model).
+    """
+    if not results:
+        raise ValueError("plot_accuracy needs at least one result")
+    if labels is not None and len(labels) != len(results):
+        raise ValueError(f"got {len(labels)} labels for {len(results)} results")
+    datas = [_load_result(r) for r in results]
+    labels = list(labels) if labels is not None else [_result_label(r, d, i) for i, (r, d) in enumerate(zip(results, datas))]
+    kinds = [("accuracy", "accuracy", "C0")]
+    if any(_counts(d, "strict_accuracy") for d in datas):
+        kinds.append(("strict_accuracy", "strict (format + answer)", "C1"))
+    fig = _new_figure(fig, (max(4.5, 1.4 * len(datas) * len(kinds) + 1.5), 3.8))
+    ax = fig.subplots()
+    width = 0.8 / len(kinds)
+    for j, (kind, name, color) in enumerate(kinds):
+        xs, ys, lo, hi = [], [], [], []
+        for i, data in enumerate(datas):
+            counts = _counts(data, kind)
+            if counts is None:
+                continue
+            k, n = counts
+            p = k / n if n else 0.0
+            low, high = wilson_interval(k, n)
+            xs.append(i + (j - (len(kinds) - 1) / 2) * width)
+            ys.append(p)
+            lo.append(p - low)
+            hi.append(high - p)
+        ax.bar(xs, ys, width=width * 0.95, color=color, alpha=0.85, label=name,
+               yerr=[lo, hi], capsize=4, error_kw={"elinewidth": 1})
+        for x, y, h in zip(xs, ys, hi):
+            ax.text(x, min(y + h + 0.02, 1.02), f"{100 * y:.1f}%", ha="center", va="bottom", fontsize=8)
+    ns = [c[1] for c in (_counts(d, "accuracy") for d in datas) if c]
+    split = {d.get("split") for d in datas} - {None}
+    ax.set_xticks(range(len(datas)), labels)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("accuracy")
+    title = f"GSM8K {'/'.join(sorted(split))} accuracy" if split else "accuracy"
+    if ns:
+        title += f" (n={ns[0]})" if len(set(ns)) == 1 else f" (n={min(ns)}-{max(ns)})"
+    ax.set_title(title + ", 95% Wilson intervals", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    if len(kinds) > 1:
+        ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _classify(arg: str) -> str:
+    """'run' or 'result' (see the module docstring); ValueError otherwise."""
+    path = Path(arg).expanduser()
+    if path.is_dir():
+        _state_file(path)  # raises a clear error if it is not a run
+        return "run"
+    if not path.is_file():
+        raise ValueError(f"not found: {path}")
+    if path.suffix == ".jsonl":
+        raise ValueError(f"{path} is a per-example records file; pass the evaluation summary {path.with_suffix('.json')}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path} is not JSON: {exc}") from exc
+    if isinstance(data, dict) and "log_history" in data:
+        return "run"
+    if isinstance(data, dict) and ("accuracy" in data or "correct" in data):
+        return "result"
+    raise ValueError(f"{path} is neither a trainer_state.json nor an evaluation summary")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m srgrpo.plots",
+        description="Plot training runs (folders with trainer_state.json) and/or evaluation summaries (JSON).",
+    )
+    parser.add_argument("inputs", nargs="+", help="run folders, trainer_state.json files or eval summary JSONs")
+    parser.add_argument("--output", "-o", required=True, help="image file to write (png, pdf, svg)")
+    parser.add_argument("--labels", nargs="+", default=None, help="legend labels, one per input, in order")
+    parser.add_argument("--smooth", type=float, default=0.8, help="EMA weight for training curves (0 = none)")
+    parser.add_argument("--dpi", type=int, default=120)
+    args = parser.parse_args(argv)
+    try:
+        kinds = [_classify(a) for a in args.inputs]
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.labels is not None and len(args.labels) != len(args.inputs):
+        print(f"error: got {len(args.labels)} labels for {len(args.inputs)} inputs", file=sys.stderr)
+        return 2
+    labels = args.labels or [None] * len(args.inputs)
+    runs = [(a, l) for a, l, k in zip(args.inputs, labels, kinds) if k == "run"]
+    results = [(a, l) for a, l, k in zip(args.inputs, labels, kinds) if k == "result"]
+
+    def lab(pairs):
+        return [l for _, l in pairs] if args.labels else None
+
+    from matplotlib.figure import Figure
+
+    if runs and results:
+        n_panels = len(training_panels([load_log_history(a) for a, _ in runs]))
+        train_h = 3.0 * math.ceil(n_panels / 3)
+        fig = Figure(figsize=(13, train_h + 4), layout="constrained")
+        top, bottom = fig.subfigures(2, 1, height_ratios=[train_h, 4])
+        plot_training(*[a for a, _ in runs], labels=lab(runs), smooth=args.smooth, fig=top)
+        plot_accuracy(*[a for a, _ in results], labels=lab(results), fig=bottom)
+    elif runs:
+        fig = plot_training(*[a for a, _ in runs], labels=lab(runs), smooth=args.smooth)
+    else:
+        fig = plot_accuracy(*[a for a, _ in results], labels=lab(results))
+    out = Path(args.output).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=args.dpi)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
