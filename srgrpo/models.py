@@ -267,9 +267,9 @@ def load_policy(
     """
     import torch
 
+    if lora_r < 0:
+        raise ValueError(f"lora_r must be >= 0 (0 trains every weight instead of adapters), got {lora_r}")
     use_lora = bool(use_lora) and lora_r > 0
-    if use_lora and lora_r < 0:
-        raise ValueError(f"lora_r must be >= 0, got {lora_r}")
     lora_alpha = lora_alpha if lora_alpha is not None else 2 * lora_r
     targets = list(target_modules) if target_modules else list(LORA_TARGET_MODULES)
     dtype = _as_dtype(dtype)
