@@ -16,7 +16,8 @@ TRL has no advantage hook. Inside ``GRPOTrainer._generate_and_score_completions`
 
 What this subclass does
 -----------------------
-It keeps all of that and swaps step 3's result. ``_calculate_rewards`` is wrapped to remember the
+It keeps all of that and swaps step 3's result (through :meth:`SRGRPOTrainer.compute_advantages`, the
+one method to override for another rule). ``_calculate_rewards`` is wrapped to remember the
 gathered reward matrix; after TRL's ``_generate_and_score_completions`` returns, the same summed
 reward :math:`r = \sum_f \lambda_f r_f` is rebuilt exactly as TRL builds it, passed through
 :func:`srgrpo.advantages.soft_advantages` on the *global* vector, and this process's slice replaces
@@ -115,6 +116,15 @@ class SRGRPOTrainer(_GRPOTrainer):
         return prompt_ids, images, multimodal_fields
 
     # -- advantages ------------------------------------------------------------------------------
+    def compute_advantages(self, rewards: torch.Tensor, num_generations: int) -> torch.Tensor:
+        """Advantages of the whole (all-process) batch from its summed rewards, NaN = unscorable.
+
+        SR-GRPO's soft advantages with ``args.tau`` and ``args.soft_advantage``. This is the one
+        place to override for another group-relative rule: gathering, slicing, logging and the
+        completions table are handled around it.
+        """
+        return soft_advantages(rewards, num_generations, tau=self.args.tau, mode=self.args.soft_advantage)
+
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._sr_rewards_per_func = rewards_per_func  # gathered over all processes
@@ -136,7 +146,7 @@ class SRGRPOTrainer(_GRPOTrainer):
             return output
 
         rewards = combine_rewards(rewards_per_func, self.reward_weights)
-        all_advantages = soft_advantages(rewards, k, tau=self.args.tau, mode=self.args.soft_advantage)
+        all_advantages = self.compute_advantages(rewards, k)
 
         local = output["advantages"]
         rank = self.accelerator.process_index
