@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 #: ``add_arguments(parser)`` (fill in its ``argparse`` subparser) and ``main(args) -> int``.
 EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
     "arithmetic": ("srgrpo.lab.arithmetic", "tiny language model on arithmetic word problems"),
+    "report": ("srgrpo.lab.report", "write the committed results into the README's tables (--check: verify)"),
 }
 
 

@@ -1,0 +1,49 @@
+"""The README's lab tables are generated from the committed results, never typed, and never stale."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from srgrpo.lab.report import END, START, results_markdown, update_readme
+
+from conftest import REPO, subprocess_env
+
+
+def test_readme_tables_match_the_committed_results():
+    assert update_readme(check=True), "README lab tables are stale: run `python -m srgrpo.lab report`"
+
+
+def test_every_committed_result_is_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    for path in sorted((REPO / "data" / "results").glob("*.json")):
+        data = json.loads(path.read_text())
+        if data.get("experiment") in ("bandit", "arithmetic"):
+            for label in data["runs"]:
+                assert f"`{label}`" in readme, (path.name, label)
+
+
+def test_check_command_fails_on_a_stale_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{START}\nold numbers\n{END}\n")
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "data" / "results", results)
+    cmd = [sys.executable, "-m", "srgrpo.lab", "report", "--check", "--readme", str(readme), "--results", str(results)]
+    stale = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert stale.returncode == 1 and "stale" in stale.stdout
+    write = subprocess.run(cmd[:-5] + cmd[-4:], env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert write.returncode == 0, write.stderr
+    assert "old numbers" not in readme.read_text() and results_markdown(results) in readme.read_text()
+    again = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0
+
+
+def test_missing_markers_are_a_clear_error(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="lab-results:start"):
+        update_readme(readme, check=True)
