@@ -201,10 +201,8 @@ def _weights(logits: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
     """Softmax of ``logits`` (= z / tau) over each row's valid entries; all-invalid rows get zeros."""
     if valid is None:
         return torch.softmax(logits, dim=1)  # subtracts the row maximum, so z/tau ~ 1e4 stays finite
-    logits = torch.where(valid, logits, torch.full((), -math.inf, dtype=logits.dtype, device=logits.device))
-    top = logits.amax(dim=1, keepdim=True).clamp(min=torch.finfo(logits.dtype).min)
-    e = torch.exp(logits - top)
-    return e / e.sum(dim=1, keepdim=True).clamp(min=torch.finfo(logits.dtype).tiny)
+    # Invalid entries get exp(-inf) = 0; a row with no valid entry comes out of softmax as NaN: make it 0.
+    return torch.softmax(logits.masked_fill(~valid, -math.inf), dim=1).nan_to_num_(0.0)
 
 
 def soft_weights(rewards: torch.Tensor, num_generations: int, tau: float = 0.5, eps: float = 1e-4) -> torch.Tensor:
