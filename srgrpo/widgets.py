@@ -1,0 +1,993 @@
+r"""Figures, tables and the tau slider of the kit's notebooks.
+
+The notebooks only call what is here (and :mod:`srgrpo.lab`); every number they show comes from
+:mod:`srgrpo.advantages`. Nothing in this module defines new math: it evaluates
+``group_zscores``, ``soft_weights``, ``soft_advantages`` and ``grpo_advantages`` on small groups,
+formats the results, and draws them.
+
+Figures are built with :class:`matplotlib.figure.Figure` (never ``pyplot``), so they do not linger in
+global state and a notebook shows one exactly where it asks for it.
+
+The slider
+----------
+:class:`FigureSlider` ties a core ipywidgets slider to a function ``render(value) -> (Figure,
+data)``. :meth:`FigureSlider.show` displays the slider and a *static* figure at once (so a
+notebook viewer that runs no code still shows it); moving the slider calls
+:meth:`FigureSlider.update`, which redraws and replaces the displayed image:
+
+- in Jupyter (ipywidgets 8) through a display handle (``display(fig, display_id=True)`` then
+  ``handle.update(fig)``);
+- in Google Colab (ipywidgets 7.7) inside an ``Output`` widget, Colab's documented way.
+
+Only core widgets whose API is the same in ipywidgets 7 and 8 are used (``FloatSlider``,
+``SelectionSlider``, ``Output``, ``VBox``). :meth:`FigureSlider.update` is a plain method: tests
+(and curious readers) call it with any value and get the plotted numbers back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import torch
+
+from srgrpo.advantages import grpo_advantages, group_zscores, soft_advantages, soft_weights, validate_tau
+
+__all__ = [
+    "COLORS",
+    "setup_notebook",
+    "in_colab",
+    "results_file",
+    "load_results",
+    "as_rewards",
+    "fmt",
+    "advantage_table",
+    "format_steps",
+    "plot_advantages",
+    "FigureSlider",
+    "advantage_explorer",
+    "tau_limits",
+    "format_tau_limits",
+    "plot_tau_sweep",
+    "binary_advantages",
+    "format_binary",
+    "plot_binary",
+    "format_credit",
+    "bandit_explorer",
+    "bandit_highlights",
+    "run_kit",
+    "GSM8KPlan",
+    "gsm8k_plan",
+    "show_problems",
+    "arithmetic_data",
+    "tiny_warm_start",
+    "load_warm_start",
+    "arithmetic_highlights",
+    "arithmetic_explorer",
+]
+
+#: One colour per advantage rule, shared by every figure (the lab's figures use the same ones).
+COLORS: dict[str, str] = {"grpo": "black", "shared": "tab:blue", "per_sample": "tab:orange", "weights": "tab:green"}
+
+#: PNG options that keep a figure's bytes identical from run to run (no "Software" version chunk).
+PRINT_FIGURE_KWARGS: dict[str, Any] = {"bbox_inches": "tight", "metadata": {"Software": None}}
+
+# Libraries whose warnings and progress bars say nothing to a notebook reader.
+_QUIET_MODULES = r"(torch|transformers|trl|peft|accelerate|datasets|huggingface_hub|tokenizers|bitsandbytes|unsloth|unsloth_zoo|tqdm|matplotlib|jupyter_client|ipywidgets|google)(\..*)?"
+_QUIET_LOGGERS = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch", "unsloth")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Notebook setup and files
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def setup_notebook(quiet_libraries: bool = True) -> None:
+    """Prepare a notebook kernel for the kit; prints nothing.
+
+    - inline matplotlib with PNG output whose bytes do not depend on the matplotlib version
+      (``metadata={'Software': None}``), so re-executing an unchanged notebook gives an unchanged file;
+    - known library warnings silenced (deprecations and notices of torch, transformers, TRL, ...),
+      and those libraries' loggers set to errors only;
+    - Hugging Face download and ``datasets.map`` progress bars switched off (a training run's own
+      progress bar follows ``TQDM_DISABLE``, which the kit's test and execution commands set).
+
+    Outside IPython only the warnings and loggers are configured.
+    """
+    if quiet_libraries:
+        for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning, UserWarning, RuntimeWarning):
+            warnings.filterwarnings("ignore", category=category, module=_QUIET_MODULES)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        for name in _QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if "datasets" in sys.modules:
+            sys.modules["datasets"].disable_progress_bars()
+        if "transformers" in sys.modules:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "run_line_magic"):
+        return
+    try:
+        shell.run_line_magic("matplotlib", "inline")
+    except Exception:  # pragma: no cover - a shell without GUI support (plain InteractiveShell)
+        pass
+    _configure_png(shell)
+
+
+def _configure_png(shell) -> None:
+    """Show figures as PNG without the version-dependent ``Software`` chunk (see :func:`setup_notebook`)."""
+    try:
+        from IPython.core.pylabtools import select_figure_formats
+        from matplotlib_inline.backend_inline import InlineBackend
+    except ImportError:  # pragma: no cover - matplotlib-inline ships with ipykernel
+        return
+    cfg = InlineBackend.instance(parent=shell)
+    cfg.print_figure_kwargs = dict(PRINT_FIGURE_KWARGS)
+    # The inline backend registers its formatters only once: register them again with these options.
+    select_figure_formats(shell, {"png"}, **PRINT_FIGURE_KWARGS)
+
+
+def results_file(name: str) -> Path:
+    """The path of a committed result, ``data/results/<name>``, wherever the notebook runs from.
+
+    Looks in ``data/results`` under the current folder, under its parent (a notebook runs in
+    ``notebooks/``), and next to this package's repository (an editable install).
+    """
+    candidates = [
+        Path.cwd() / "data" / "results" / name,
+        Path.cwd().parent / "data" / "results" / name,
+        Path(__file__).resolve().parent.parent / "data" / "results" / name,
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"data/results/{name} not found (looked in {', '.join(str(p.parent) for p in candidates)}). "
+        "Run the notebook from the kit's repository (a clone has the committed results), "
+        "or regenerate the file with the command its notebook names."
+    )
+
+
+def load_results(name: str) -> dict[str, Any]:
+    """Read a committed result JSON of ``data/results`` (see :func:`results_file`)."""
+    with open(results_file(name), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# One group, step by step
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def as_rewards(rewards: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """One group's rewards as a float64 tensor (float64 keeps printed digits identical across machines)."""
+    return torch.as_tensor(rewards, dtype=torch.float64).reshape(-1).clone()
+
+
+def fmt(values: Iterable[float] | torch.Tensor, digits: int = 3) -> str:
+    """``[0.5, -1.25]`` with a fixed number of decimals, signs aligned: what the notebooks print."""
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    out = []
+    for v in values:
+        s = f"{v:+.{digits}f}"
+        if float(s) == 0:  # never print "-0.000"
+            s = f"{0:+.{digits}f}"
+        out.append(s.replace("+", " "))
+    return "[" + ", ".join(out) + "]"
+
+
+def advantage_table(rewards: Sequence[float] | torch.Tensor, tau: float) -> dict[str, Any]:
+    """Every quantity of one group at one ``tau``, straight from :mod:`srgrpo.advantages`.
+
+    Returns a dict of plain floats and lists: ``tau``, ``rewards``, ``mean``, ``std`` (Bessel),
+    ``z``, ``weights`` (``soft_weights``), ``a_soft`` (the shared value), and the per-completion
+    advantages ``shared``, ``per_sample`` (``soft_advantages`` in each mode) and ``grpo``
+    (``grpo_advantages``).
+    """
+    tau = validate_tau(tau)
+    r = as_rewards(rewards)
+    k = r.numel()
+    shared = soft_advantages(r, k, tau=tau, mode="shared")
+    return {
+        "tau": tau,
+        "rewards": r.tolist(),
+        "mean": r.mean().item(),
+        "std": r.std().item(),
+        "z": group_zscores(r, k).tolist(),
+        "weights": soft_weights(r, k, tau=tau).tolist(),
+        "a_soft": shared[0].item(),
+        "shared": shared.tolist(),
+        "per_sample": soft_advantages(r, k, tau=tau, mode="per_sample").tolist(),
+        "grpo": grpo_advantages(r, k).tolist(),
+    }
+
+
+def format_steps(rewards: Sequence[float] | torch.Tensor, tau: float, digits: int = 3) -> str:
+    """The formula worked through on one group, one line per step, rounded to ``digits`` decimals."""
+    t = advantage_table(rewards, tau)
+    w = t["weights"]
+    lines = [
+        f"rewards r            = {fmt(t['rewards'], digits)}",
+        f"mean, std            = {t['mean']:.{digits}f}, {t['std']:.{digits}f}",
+        f"z = (r - mean)/std   = {fmt(t['z'], digits)}",
+        f"z / tau  (tau={tau:g})   = {fmt([z / t['tau'] for z in t['z']], digits)}",
+        f"w = softmax(z / tau) = {fmt(w, digits)}   (sum {sum(w):.{digits}f})",
+        f"w * r                = {fmt([wi * ri for wi, ri in zip(w, t['rewards'])], digits)}",
+        f"A_soft = sum(w * r)  = {t['a_soft']:.{digits}f}",
+    ]
+    return "\n".join(lines)
+
+
+def _advantage_limits(rewards: torch.Tensor, taus: Sequence[float]) -> tuple[float, float]:
+    """A y-range that holds every advantage of the group for the given taus (so a slider never rescales)."""
+    k = rewards.numel()
+    values = [rewards, grpo_advantages(rewards, k)]
+    for tau in taus:
+        values.append(soft_advantages(rewards, k, tau=tau, mode="per_sample"))
+    allv = torch.cat(values)
+    low, high = min(allv.min().item(), 0.0), max(allv.max().item(), 0.0)
+    pad = 0.08 * (high - low or 1.0)
+    return low - pad, high + pad
+
+
+def plot_advantages(
+    rewards: Sequence[float] | torch.Tensor,
+    tau: float,
+    *,
+    ylim: tuple[float, float] | None = None,
+    figsize: tuple[float, float] = (10.5, 3.8),
+):
+    """Two panels for one group at one ``tau``: the softmax weights, and the three advantages side by side.
+
+    Left: :math:`w_i` per completion (the dotted line is the uniform weight :math:`1/K`). Right: for
+    every completion, SR-GRPO's ``shared`` advantage (the same bar everywhere), the ``per_sample``
+    advantage and GRPO's :math:`z_i`.
+
+    Returns:
+        ``(figure, data)``, ``data`` being :func:`advantage_table`'s dict, the numbers drawn.
+    """
+    from matplotlib.figure import Figure
+
+    data = advantage_table(rewards, tau)
+    r = as_rewards(rewards)
+    k = r.numel()
+    xs = list(range(k))
+    labels = [f"#{i + 1}\nr={v:g}" for i, v in enumerate(data["rewards"])]
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_w, ax_a = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+
+    ax_w.bar(xs, data["weights"], color=COLORS["weights"], alpha=0.85)
+    ax_w.axhline(1 / k, color="0.4", linestyle=":", linewidth=1)
+    ax_w.text(k - 0.5, 1 / k, "1/K", va="bottom", ha="right", fontsize=8, color="0.3")
+    ax_w.set_ylim(0, 1.0)
+    ax_w.set_xticks(xs, labels, fontsize=8)
+    ax_w.set_ylabel("weight $w_i$")
+    ax_w.set_title(rf"weights $w = \mathrm{{softmax}}(z/\tau)$, $\tau$ = {data['tau']:.2f}", fontsize=10)
+
+    width = 0.27
+    series = (("shared", "shared: $A_{soft}$"), ("per_sample", r"per_sample: $\tau(Kw_i-1)$"), ("grpo", "GRPO: $z_i$"))
+    for j, (key, label) in enumerate(series):
+        ax_a.bar([x + (j - 1) * width for x in xs], data[key], width=width, color=COLORS[key], label=label)
+    ax_a.axhline(0, color="0.3", linewidth=0.8)
+    ax_a.set_xticks(xs, labels, fontsize=8)
+    ax_a.set_ylim(*(ylim if ylim is not None else _advantage_limits(r, [data["tau"]])))
+    ax_a.set_ylabel("advantage $A_i$")
+    ax_a.set_title(f"advantages: every completion gets A_soft = {data['a_soft']:.3f} under 'shared'", fontsize=10)
+    ax_a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax_a.grid(axis="y", alpha=0.3)
+    return fig, data
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The slider
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class FigureSlider:
+    """A core ipywidgets slider that redraws one figure (see the module docstring).
+
+    Args:
+        render: ``render(value) -> (Figure, data)``; called once at construction and on every move.
+        slider: a core slider widget (``FloatSlider``, ``SelectionSlider``, ...).
+
+    Attributes:
+        slider: the widget; setting ``slider.value`` redraws, exactly like moving it by hand.
+        figure, data: what the last :meth:`update` drew, and its numbers.
+    """
+
+    def __init__(self, render: Callable[[Any], tuple[Any, Any]], slider):
+        self.render = render
+        self.slider = slider
+        self.figure, self.data = render(slider.value)
+        self._handle = None
+        self._output = None
+        slider.observe(self._on_change, names="value")
+
+    def update(self, value) -> Any:
+        """Redraw for ``value`` (and replace the displayed image if :meth:`show` was called); return the numbers."""
+        self.figure, self.data = self.render(value)
+        if self._output is not None:
+            from IPython.display import display
+
+            self._output.clear_output(wait=True)
+            with self._output:
+                display(self.figure)
+        elif self._handle is not None:
+            self._handle.update(self.figure)
+        return self.data
+
+    def _on_change(self, change: Mapping[str, Any]) -> None:
+        self.update(change["new"])
+
+    def show(self) -> None:
+        """Display the slider and, right away, the figure for its current value."""
+        from IPython.display import display
+
+        if in_colab():
+            import ipywidgets as widgets
+
+            self._output = widgets.Output()
+            with self._output:
+                display(self.figure)
+            display(widgets.VBox([self.slider, self._output]))
+        else:
+            display(self.slider)
+            self._handle = display(self.figure, display_id=True)
+
+
+def advantage_explorer(
+    rewards: Sequence[float] | torch.Tensor,
+    tau: float = 0.5,
+    *,
+    tau_min: float = 0.05,
+    tau_max: float = 3.0,
+    step: float = 0.05,
+) -> FigureSlider:
+    """A ``FloatSlider`` for :math:`\\tau` that redraws :func:`plot_advantages` for one group.
+
+    ``explorer.update(tau)`` returns :func:`advantage_table`'s numbers; the advantage axis is fixed
+    over the slider's whole range so that moving it shows the bars change, not the scale.
+    """
+    import ipywidgets as widgets
+
+    r = as_rewards(rewards)
+    n_steps = int(round((tau_max - tau_min) / step))
+    ylim = _advantage_limits(r, [tau_min + i * step for i in range(n_steps + 1)])
+    slider = widgets.FloatSlider(
+        value=tau, min=tau_min, max=tau_max, step=step, description="tau", continuous_update=False,
+        readout_format=".2f",
+    )
+    return FigureSlider(lambda t: plot_advantages(r, t, ylim=ylim), slider)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Limits in tau
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def tau_limits(rewards: Sequence[float] | torch.Tensor, taus: Sequence[float]) -> list[dict[str, float]]:
+    """For each tau: the shared ``A_soft``, the largest weight, and how far ``per_sample`` is from GRPO's z.
+
+    Returns rows ``{"tau", "a_soft", "max_weight", "per_sample_minus_z"}`` where the last is
+    :math:`\\max_i |A^{per\\_sample}_i - z_i|`.
+    """
+    r = as_rewards(rewards)
+    k = r.numel()
+    z = grpo_advantages(r, k)
+    rows = []
+    for tau in taus:
+        per = soft_advantages(r, k, tau=tau, mode="per_sample")
+        rows.append(
+            {
+                "tau": float(tau),
+                "a_soft": soft_advantages(r, k, tau=tau, mode="shared")[0].item(),
+                "max_weight": soft_weights(r, k, tau=tau).max().item(),
+                "per_sample_minus_z": (per - z).abs().max().item(),
+            }
+        )
+    return rows
+
+
+def format_tau_limits(rewards: Sequence[float] | torch.Tensor, taus: Sequence[float], digits: int = 3) -> str:
+    """:func:`tau_limits` as a table, with the group's max and mean (the two limits of ``A_soft``) on top."""
+    r = as_rewards(rewards)
+    lines = [
+        f"max r = {r.max().item():.{digits}f}   mean r = {r.mean().item():.{digits}f}   K = {r.numel()}",
+        "",
+        f"{'tau':>8}  {'A_soft (shared)':>15}  {'largest w_i':>11}  {'max |per_sample - z|':>20}",
+    ]
+    for row in tau_limits(r, taus):
+        lines.append(
+            f"{row['tau']:>8g}  {row['a_soft']:>15.{digits}f}  {row['max_weight']:>11.{digits}f}"
+            f"  {row['per_sample_minus_z']:>20.{digits}f}"
+        )
+    return "\n".join(lines)
+
+
+def plot_tau_sweep(
+    rewards: Sequence[float] | torch.Tensor,
+    taus: Sequence[float] | None = None,
+    figsize: tuple[float, float] = (10.5, 3.8),
+):
+    """Both forms as functions of :math:`\\tau` (log axis) for one group, with their limits dashed.
+
+    Left: the shared ``A_soft`` between the group's mean (large tau) and max (small tau). Right:
+    ``per_sample`` advantages of each distinct reward, approaching GRPO's :math:`z_i` (dashed).
+    """
+    from matplotlib.figure import Figure
+
+    r = as_rewards(rewards)
+    k = r.numel()
+    if taus is None:
+        taus = [10 ** (-2 + 4 * i / 160) for i in range(161)]
+    shared = [soft_advantages(r, k, tau=t, mode="shared")[0].item() for t in taus]
+    per = torch.stack([soft_advantages(r, k, tau=t, mode="per_sample") for t in taus])  # (T, K)
+    z = grpo_advantages(r, k)
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_s, ax_p = fig.subplots(1, 2)
+    ax_s.plot(taus, shared, color=COLORS["shared"], linewidth=2, label="shared $A_{soft}$")
+    ax_s.axhline(r.max().item(), color="0.3", linestyle="--", linewidth=1, label="max r  (tau -> 0)")
+    ax_s.axhline(r.mean().item(), color="0.6", linestyle="--", linewidth=1, label="mean r  (tau -> inf)")
+    ax_s.set_xscale("log")
+    ax_s.set_xlabel(r"$\tau$")
+    ax_s.set_ylabel("advantage (same for all completions)")
+    ax_s.set_title("shared: from max to mean", fontsize=10)
+    ax_s.legend(fontsize=8)
+    ax_s.grid(alpha=0.3)
+
+    seen = {}
+    for i, v in enumerate(r.tolist()):
+        seen.setdefault(v, i)  # one curve per distinct reward (equal rewards have equal advantages)
+    cmap = _cmap("viridis")
+    values = sorted(seen)
+    for j, v in enumerate(values):
+        i = seen[v]
+        color = cmap(0.1 + 0.8 * j / max(len(values) - 1, 1))
+        ax_p.plot(taus, per[:, i].tolist(), color=color, linewidth=2, label=f"r = {v:g}")
+        ax_p.axhline(z[i].item(), color=color, linestyle="--", linewidth=1)
+    ax_p.set_xscale("log")
+    ax_p.set_xlabel(r"$\tau$")
+    ax_p.set_ylabel("advantage $A_i$")
+    ax_p.set_title(r"per_sample: $\tau(Kw_i-1)$ tends to GRPO's $z_i$ (dashed)", fontsize=10)
+    ax_p.legend(fontsize=8, loc="upper left")
+    ax_p.grid(alpha=0.3)
+    return fig
+
+
+def _cmap(name: str):
+    from matplotlib import colormaps
+
+    return colormaps[name]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Binary rewards: k of K correct
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def binary_advantages(num_generations: int, taus: Sequence[float]) -> dict[str, Any]:
+    """Advantages of a 0/1-reward group with ``k`` correct completions, for every ``k`` and ``tau``.
+
+    Returns ``{"K", "taus", "k": [0..K], "shared": [[A(k, tau) for tau] for k],
+    "per_sample_correct", "per_sample_wrong": same shape (``None`` where no completion is of that
+    kind), "grpo_correct", "grpo_wrong": [value for k]}``, all from :mod:`srgrpo.advantages`.
+    """
+    K = int(num_generations)
+    out: dict[str, Any] = {"K": K, "taus": [float(t) for t in taus], "k": list(range(K + 1))}
+    keys = ("shared", "per_sample_correct", "per_sample_wrong")
+    for key in keys:
+        out[key] = []
+    out["grpo_correct"], out["grpo_wrong"] = [], []
+    for k in range(K + 1):
+        r = torch.tensor([1.0] * k + [0.0] * (K - k), dtype=torch.float64)
+        g = grpo_advantages(r, K)
+        out["grpo_correct"].append(g[0].item() if k > 0 else None)
+        out["grpo_wrong"].append(g[-1].item() if k < K else None)
+        rows = {key: [] for key in keys}
+        for tau in taus:
+            p = soft_advantages(r, K, tau=tau, mode="per_sample")
+            rows["shared"].append(soft_advantages(r, K, tau=tau, mode="shared")[0].item())
+            rows["per_sample_correct"].append(p[0].item() if k > 0 else None)
+            rows["per_sample_wrong"].append(p[-1].item() if k < K else None)
+        for key in keys:
+            out[key].append(rows[key])
+    return out
+
+
+def format_binary(num_generations: int, taus: Sequence[float], digits: int = 3) -> str:
+    """The shared ``A_soft`` of a 0/1 group as a table: one row per number of correct completions ``k``."""
+    b = binary_advantages(num_generations, taus)
+    K = b["K"]
+    head = f"{'k of ' + str(K):>7}  {'k/K':>6}  " + "  ".join(f"{'tau=' + format(t, 'g'):>9}" for t in b["taus"])
+    lines = ["shared A_soft (every completion of the group gets this value)", head, "-" * len(head)]
+    for k, row in zip(b["k"], b["shared"]):
+        cells = "  ".join(f"{v:>9.{digits}f}" for v in row)
+        lines.append(f"{k:>7}  {k / K:>6.3f}  {cells}")
+    return "\n".join(lines)
+
+
+def plot_binary(num_generations: int = 8, taus: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0),
+                line_taus: Sequence[float] = (0.1, 0.5, 2.0), figsize: tuple[float, float] = (11, 4.0)):
+    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap. Right: what a correct and a
+    wrong completion get under each rule, as a function of k (``per_sample`` and ``shared`` at each
+    of ``line_taus``)."""
+    from matplotlib.figure import Figure
+
+    b = binary_advantages(num_generations, taus)
+    lines_b = binary_advantages(num_generations, line_taus)
+    K = b["K"]
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_h, ax_l = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
+
+    grid = torch.tensor(b["shared"]).T  # (tau, k)
+    im = ax_h.imshow(grid.numpy(), aspect="auto", origin="lower", cmap="Blues", vmin=0, vmax=1)
+    for ti in range(len(b["taus"])):
+        for k in range(K + 1):
+            v = grid[ti, k].item()
+            ax_h.text(k, ti, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v > 0.6 else "black")
+    ax_h.set_xticks(range(K + 1), [str(k) for k in range(K + 1)])
+    ax_h.set_yticks(range(len(b["taus"])), [f"{t:g}" for t in b["taus"]])
+    ax_h.set_xlabel(f"k correct out of K = {K}")
+    ax_h.set_ylabel(r"$\tau$")
+    ax_h.set_title("shared $A_{soft}$: the same for right and wrong completions", fontsize=10)
+    fig.colorbar(im, ax=ax_h, shrink=0.85)
+
+    ks_c = [k for k in b["k"] if k > 0]
+    ks_w = [k for k in b["k"] if k < K]
+    oranges, blues = _cmap("Oranges"), _cmap("Blues")
+    n = max(len(lines_b["taus"]) - 1, 1)
+    ax_l.plot(ks_c, [b["grpo_correct"][k] for k in ks_c], color=COLORS["grpo"], linewidth=2, label="GRPO $z$")
+    ax_l.plot(ks_w, [b["grpo_wrong"][k] for k in ks_w], color=COLORS["grpo"], linewidth=2, linestyle="--")
+    for ti, tau in enumerate(lines_b["taus"]):
+        color = oranges(0.4 + 0.55 * ti / n)
+        ax_l.plot(ks_c, [lines_b["per_sample_correct"][k][ti] for k in ks_c], color=color, marker="o",
+                  markersize=3, label=f"per_sample, tau={tau:g}")
+        ax_l.plot(ks_w, [lines_b["per_sample_wrong"][k][ti] for k in ks_w], color=color, marker="o",
+                  markersize=3, linestyle="--")
+    for ti, tau in enumerate(lines_b["taus"]):
+        ax_l.plot(lines_b["k"], [row[ti] for row in lines_b["shared"]], color=blues(0.4 + 0.55 * ti / n),
+                  linewidth=1.5, linestyle="-.", label=f"shared, tau={tau:g} (right = wrong)")
+    ax_l.axhline(0, color="0.3", linewidth=0.8)
+    ax_l.set_xlabel(f"k correct out of K = {K}")
+    ax_l.set_ylabel("advantage")
+    ax_l.set_title("a correct completion (solid) and a wrong one (dashed)", fontsize=10)
+    ax_l.legend(fontsize=7, ncol=2, loc="upper right")
+    ax_l.grid(alpha=0.3)
+    return fig
+
+
+def format_credit(groups: Mapping[str, Sequence[float]], tau: float = 0.5, digits: int = 3) -> str:
+    """What a correct (reward 1) and a wrong (reward 0) completion of each 0/1 group receive, per rule.
+
+    ``groups`` maps a name to a group's rewards. The last column says whether the rule pushes the
+    wrong completions *down* (a negative advantage): the point of credit assignment.
+    """
+    head = f"{'group':<22} {'rule':<11} {'A(correct)':>10} {'A(wrong)':>9}  wrong pushed down?"
+    lines = [head, "-" * len(head)]
+    for name, rewards in groups.items():
+        t = advantage_table(rewards, tau)
+        r = t["rewards"]
+        ic = r.index(max(r))
+        iw = r.index(min(r))
+        for j, key in enumerate(("grpo", "per_sample", "shared")):
+            label = name if j == 0 else ""
+            rule = key if key != "grpo" else "GRPO"
+            lines.append(
+                f"{label:<22} {rule:<11} {t[key][ic]:>10.{digits}f} {t[key][iw]:>9.{digits}f}  {t[key][iw] < 0}"
+            )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The bandit lab
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def bandit_explorer(summary: Mapping[str, Any], tau: float | None = None) -> FigureSlider:
+    """A ``SelectionSlider`` over a bandit summary's temperatures that redraws :func:`srgrpo.lab.plot_bandit`.
+
+    GRPO and the controls are always drawn; the soft methods at the chosen tau. ``update(tau)``
+    returns ``{label: final fraction of the optimum}`` of the drawn runs.
+    """
+    import ipywidgets as widgets
+
+    from srgrpo.lab import bandit_taus, plot_bandit
+    from srgrpo.lab.methods import SOFT_METHODS
+
+    taus = bandit_taus(summary)
+    if not taus:
+        raise ValueError("this summary has no soft runs (shared/per_sample), so there is no tau to choose.")
+    if tau is None:
+        tau = min(taus, key=lambda t: abs(t - 0.5))
+
+    def render(value):
+        fig = plot_bandit(summary, tau=value)
+        drawn = {
+            label: run["final"]["mean"]
+            for label, run in summary["runs"].items()
+            if run["method"] not in SOFT_METHODS or math.isclose(run["tau"], value)
+        }
+        return fig, drawn
+
+    slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in taus], value=tau, description="tau",
+                                     continuous_update=False)
+    return FigureSlider(render, slider)
+
+
+def bandit_highlights(summary: Mapping[str, Any], digits: int = 2) -> str:
+    """The few numbers worth reading in a bandit summary, as sentences (printed by notebook 2).
+
+    Each method's final fraction of the optimum with its 95% interval, the best tau of each soft
+    form, and how many seeds reached the threshold.
+    """
+    runs = summary["runs"]
+    cfg = summary["config"]
+    last = cfg["steps"]
+    thr = cfg.get("threshold", 0.8)
+
+    def final(run):
+        f = run["final"]
+        if f.get("low") is None:
+            return f"{f['mean']:.{digits}f}"
+        return f"{f['mean']:.{digits}f} [{f['low']:.{digits}f}, {f['high']:.{digits}f}]"
+
+    def reach(run):
+        s = run["steps_to_80"]
+        n = s["reached"] + s["never"]
+        if s["reached"] == 0:
+            return f"never reached {thr:.0%} (0/{n} seeds)"
+        return f"reached {thr:.0%} after {s['mean']:.0f} steps on average ({s['reached']}/{n} seeds)"
+
+    start = next(iter(runs.values()))["checkpoints"][0]["mean"]
+    lines = [f"start (uniform policy): {start:.{digits}f} of the optimum; after {last} steps (mean [95% interval]):"]
+    by_method: dict[str, list] = {}
+    for run in runs.values():
+        by_method.setdefault(run["method"], []).append(run)
+    for method, group in by_method.items():
+        if len(group) == 1:
+            run = group[0]
+            tag = " (control)" if run.get("control") else ""
+            lines.append(f"  {run['label'] + tag:<38} {final(run):<20} {reach(run)}")
+        else:
+            best = max(group, key=lambda r: r["final"]["mean"])
+            worst = min(group, key=lambda r: r["final"]["mean"])
+            lines.append(f"  {method + ' best: ' + best['label']:<38} {final(best):<20} {reach(best)}")
+            lines.append(f"  {method + ' worst: ' + worst['label']:<38} {final(worst):<20} {reach(worst)}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Notebook 4: the GSM8K run, on a GPU or as a CPU smoke run
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def run_kit(module: str, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+    """Run one of the kit's commands, ``python -m <module> <args>``, streaming its output into the notebook.
+
+    The command runs in a fresh Python process: a training run starts with a clean GPU and imports Unsloth before
+    TRL, whatever the notebook imported before. Its stderr is merged into its stdout (progress bars and notices are
+    not errors). The command line is printed first, so it can be copied into a terminal.
+
+    ``env`` adds environment variables for the command (printed in front of it).
+
+    Raises:
+        subprocess.CalledProcessError: the command failed (its output above says why).
+    """
+    import shlex
+    import subprocess
+
+    cmd = [sys.executable, "-m", module, *map(str, args)]
+    prefix = "".join(f"{k}={shlex.quote(str(v))} " for k, v in (env or {}).items())
+    print("$ " + prefix + "python -m " + " ".join(shlex.quote(str(a)) for a in [module, *args]), flush=True)
+    full_env = dict(os.environ)
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    full_env.update({k: str(v) for k, v in (env or {}).items()})
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env)
+    assert proc.stdout is not None
+    while True:
+        chunk = os.read(proc.stdout.fileno(), 4096)  # chunks, not lines: progress bars redraw with "\r"
+        if not chunk:
+            break
+        sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+        sys.stdout.flush()
+    code = proc.wait()
+    if code != 0:
+        raise subprocess.CalledProcessError(code, cmd)
+
+
+def _preset_value(preset: str, key: str) -> Any:
+    import yaml
+
+    from srgrpo.train import resolve_preset
+
+    with open(resolve_preset(preset), encoding="utf-8") as fh:
+        return (yaml.safe_load(fh) or {}).get(key)
+
+
+def _gsm8k_sample_dir() -> Path | None:
+    """``data/gsm8k_sample`` (a few GSM8K problems committed for offline smoke runs), if the repository has it."""
+    folder = Path(__file__).resolve().parent.parent / "data" / "gsm8k_sample"
+    if not ((folder / "train.jsonl").is_file() and (folder / "test.jsonl").is_file()):
+        return None
+    try:  # relative to the notebook's folder, so printed commands do not show this machine's paths
+        return Path(os.path.relpath(folder))
+    except ValueError:  # another drive (Windows)
+        return folder
+
+
+class GSM8KPlan:
+    """What notebook 4 runs: the real experiment on a CUDA GPU, a smoke run of the same cells on a CPU.
+
+    On a GPU: the ``gsm8k_t4`` preset (the preset's model, Unsloth 4-bit LoRA, SR-GRPO ``per_sample``), evaluated
+    on the first ``eval_limit`` GSM8K test problems before and after. On a CPU: the ``tiny_cpu`` preset (the
+    offline random tiny model) for ``smoke_steps`` steps, evaluated on 8 problems: the pipeline runs end to end, the
+    numbers mean nothing.
+
+    Every step is one of the kit's commands (see :func:`run_kit`), printed before it runs.
+    """
+
+    def __init__(self, device: str | None = None, *, eval_limit: int | None = 200, smoke_steps: int = 3,
+                 preset: str | None = None, output_dir: str | None = None):
+        if device is None:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.smoke = device != "cuda"
+        self.preset = preset or ("tiny_cpu" if self.smoke else "gsm8k_t4")
+        self.model = _preset_value(self.preset, "model_name")
+        self.output_dir = output_dir or ("runs/notebook_tiny_cpu" if self.smoke else "runs/gsm8k_t4")
+        self.eval_limit = 8 if self.smoke else eval_limit
+        self.smoke_steps = smoke_steps
+        self.data_dir = _gsm8k_sample_dir() if self.smoke else None
+        self.before_json = "outputs/notebook_tiny_before.json" if self.smoke else "outputs/gsm8k_before.json"
+        self.after_json = "outputs/notebook_tiny_after.json" if self.smoke else "outputs/gsm8k_after.json"
+
+    @property
+    def labels(self) -> list[str]:
+        """Names of the two evaluations in figures (marked as a smoke run on a CPU)."""
+        tag = " (CPU smoke run)" if self.smoke else ""
+        return [f"before{tag}", f"after SR-GRPO{tag}"]
+
+    # -- what runs -----------------------------------------------------------------------------------------------
+
+    def train_args(self) -> list[str]:
+        args = ["--preset", self.preset, "--output_dir", self.output_dir]
+        if self.smoke:
+            args += ["--max_steps", str(self.smoke_steps), "--save_steps", str(self.smoke_steps)]
+        if self.data_dir is not None:
+            args += ["--data_dir", str(self.data_dir)]
+        return args
+
+    def eval_args(self, adapter: str | None = None) -> list[str]:
+        args = ["--model", self.model, "--split", "test"]
+        if adapter:
+            args += ["--adapter", adapter]
+        if self.eval_limit is not None:
+            args += ["--limit", str(self.eval_limit)]
+        if self.smoke:
+            args += ["--batch_size", "8", "--max_new_tokens", "32", "--overwrite"]
+        else:
+            args += ["--batch_size", "32", "--max_new_tokens", "512"]
+        if self.data_dir is not None:
+            args += ["--data_dir", str(self.data_dir)]
+        if os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}:
+            args += ["--no_progress"]
+        args += ["--output", self.after_json if adapter else self.before_json]
+        return args
+
+    def command_env(self) -> dict[str, str]:
+        """Extra environment of the commands: on a CPU one thread (the tiny model's tensors are too small to split,
+        and on a busy machine two threads wait on each other: several times slower)."""
+        return {"OMP_NUM_THREADS": "1"} if self.smoke else {}
+
+    def evaluate(self, after: bool = False) -> dict[str, Any]:
+        """Evaluate the base model (``after=False``) or the trained adapter; return the summary dict."""
+        run_kit("srgrpo.eval_gsm8k", self.eval_args(adapter=self.output_dir if after else None),
+                env=self.command_env())
+        with open(self.after_json if after else self.before_json, encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def train(self) -> None:
+        """Train with SR-GRPO. A smoke run starts from scratch; a GPU run resumes from its last checkpoint."""
+        import shutil
+
+        args = self.train_args()
+        if self.smoke:
+            shutil.rmtree(self.output_dir, ignore_errors=True)
+        elif any(Path(self.output_dir).glob("checkpoint-*")):
+            args += ["--resume_from_checkpoint"]
+        run_kit("srgrpo.train", args, env=self.command_env())
+
+    # -- what is printed -----------------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        if self.smoke:
+            return "\n".join([
+                "SMOKE RUN ON A CPU: no CUDA GPU here, so every cell below runs the offline pipeline check.",
+                f"  model:    '{self.model}', the random 2.5M-parameter tiny Qwen2 (it cannot solve GSM8K)",
+                f"  training: preset {self.preset}, {self.smoke_steps} steps, SR-GRPO "
+                f"{_preset_value(self.preset, 'soft_advantage')} (tau={_preset_value(self.preset, 'tau')})",
+                f"  eval:     the first {self.eval_limit} GSM8K test problems, greedy, 32 new tokens",
+                "The numbers below check that data, rewards, training, saving and evaluation run end to end;",
+                "they say nothing about how well SR-GRPO works. Open the notebook on a GPU (Colab: Runtime >",
+                "Change runtime type > T4 GPU) for the real experiment.",
+            ])
+        limit = "all" if self.eval_limit is None else f"the first {self.eval_limit}"
+        return "\n".join([
+            "GPU RUN: the real experiment.",
+            f"  model:    {self.model}, 4-bit + LoRA (Unsloth when installed)",
+            f"  training: preset {self.preset}, {_preset_value(self.preset, 'max_steps')} steps, SR-GRPO "
+            f"{_preset_value(self.preset, 'soft_advantage')} (tau={_preset_value(self.preset, 'tau')}), "
+            f"output in {self.output_dir}",
+            f"  eval:     {limit} GSM8K test problems, greedy, before and after training",
+        ])
+
+    def report(self, before: Mapping[str, Any], after: Mapping[str, Any] | None = None) -> str:
+        """A few lines on the evaluation(s); on a CPU only what does not depend on the machine."""
+        if self.smoke:
+            lines = [f"smoke run: {before['n']} GSM8K test problems evaluated before training"]
+            if after is not None:
+                lines.append(f"smoke run: {after['n']} evaluated after training, with the trained LoRA adapter")
+            lines.append("(accuracy of a random tiny model is meaningless; see the figure for the pipeline's output)")
+            return "\n".join(lines)
+
+        def one(name, s):
+            lo, hi = s["accuracy_ci95"]
+            return (f"{name}: accuracy {s['accuracy']:.3f} ({s['correct']}/{s['n']}, 95% CI {lo:.3f}-{hi:.3f}), "
+                    f"strict {s['strict_accuracy']:.3f}")
+
+        lines = [one("before", before)]
+        if after is not None:
+            lines.append(one("after ", after))
+            lines.append(f"change: {100 * (after['accuracy'] - before['accuracy']):+.1f} points")
+        return "\n".join(lines)
+
+    def saved_files(self) -> str:
+        """Which of the run's expected files are in its output folder (the adapter, the logs, the settings)."""
+        folder = Path(self.output_dir)
+        wanted = ["adapter_config.json", "adapter_model.safetensors", "trainer_state.json", "srgrpo_config.yaml"]
+        return "\n".join(f"{name:<28} {'saved' if (folder / name).is_file() else 'MISSING'}" for name in wanted)
+
+
+def gsm8k_plan(**kwargs) -> GSM8KPlan:
+    """:class:`GSM8KPlan` for this machine (a CUDA GPU: the real run; otherwise: the CPU smoke run)."""
+    return GSM8KPlan(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Notebook 3: SRGRPOTrainer on the tiny model (the arithmetic lab's task and warm start)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def show_problems(n: int = 2, seed: int = 1) -> str:
+    """A few of the lab's arithmetic problems exactly as the model sees them: prompt, then target completion."""
+    from srgrpo.lab.tasks import format_completion, format_prompt, generate_problems
+
+    blocks = []
+    for p in generate_problems(n, seed=seed):
+        blocks.append(f"{format_prompt(p['question'])}{format_completion(p['solution'])}")
+    return "\n\n".join(blocks)
+
+
+def arithmetic_data(n_heldout: int = 100, seed: int | None = None):
+    """The lab's training prompts as a ``datasets.Dataset`` (``prompt``, ``answer``) and its held-out problems.
+
+    The same split as :func:`srgrpo.lab.arithmetic.compare_arithmetic` (its ``n_train`` and ``data_seed``), with
+    ``n_heldout`` held-out problems (the held-out set depends only on the seed and its size).
+    """
+    from datasets import Dataset
+
+    from srgrpo.lab.arithmetic import DEFAULTS
+    from srgrpo.lab.tasks import format_prompt, make_splits
+
+    seed = DEFAULTS["data_seed"] if seed is None else seed
+    train, heldout = make_splits(DEFAULTS["n_train"], n_heldout, seed)
+    dataset = Dataset.from_dict({
+        "prompt": [format_prompt(p["question"]) for p in train],
+        "answer": [p["answer"] for p in train],
+    })
+    return dataset, heldout
+
+
+def tiny_warm_start(warm_steps: int, n_heldout: int = 100, **settings):
+    """The lab's supervised warm start (:func:`srgrpo.lab.arithmetic.warm_start`) with a smaller budget.
+
+    Trained once and cached (like the lab's own); its progress lines go to stdout, not stderr. Returns
+    ``(folder, info)`` where ``info["accuracy"]`` is the greedy held-out accuracy in percent.
+    """
+    import contextlib
+
+    from srgrpo.lab.arithmetic import warm_start
+
+    with contextlib.redirect_stderr(sys.stdout):
+        return warm_start({"warm_steps": warm_steps, "n_heldout": n_heldout, **settings})
+
+
+def load_warm_start(folder):
+    """``(model, tokenizer)`` of a warm-start folder: a plain ``Qwen2ForCausalLM`` and the kit's tiny tokenizer."""
+    from transformers import AutoModelForCausalLM
+
+    from srgrpo.tiny import load_tiny_tokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    return model, load_tiny_tokenizer(folder)
+
+
+def arithmetic_highlights(summary: Mapping[str, Any]) -> str:
+    """The settings and the headline numbers of a committed arithmetic-lab summary, printed from the JSON."""
+    cfg = summary["config"]
+    warm = summary.get("warm_start", {})
+    seeds = summary.get("seeds", [])
+    lines = [
+        f"warm start: {warm.get('steps')} supervised steps, held-out accuracy {warm.get('accuracy'):.1f}% "
+        f"on {cfg.get('n_heldout')} problems",
+        f"RL: {cfg.get('rl_steps')} steps per run, {cfg.get('prompts_per_step')} prompts x "
+        f"{cfg.get('num_generations')} completions per step, lr {cfg.get('learning_rate')}, "
+        f"temperature {cfg.get('temperature')}, beta {cfg.get('beta')}, {len(seeds)} seeds per method",
+        "",
+        "held-out accuracy after RL (mean over seeds), change from the warm start in points [95% interval]:",
+    ]
+    for run in summary["runs"].values():
+        after, change = run.get("after"), run.get("change")
+        if not after or not change:
+            continue
+        label = run["label"] + (" (control)" if run.get("control") else "")
+        interval = "" if change.get("low") is None else f" [{change['low']:+.1f}, {change['high']:+.1f}]"
+        lines.append(f"  {label:<30} {after['mean']:5.1f}%   {change['mean']:+5.1f}{interval}")
+    return "\n".join(lines)
+
+
+def arithmetic_explorer(summary: Mapping[str, Any], tau: float | None = None) -> FigureSlider:
+    """A ``SelectionSlider`` over an arithmetic summary's temperatures redrawing its reward curves
+    (:func:`srgrpo.lab.arithmetic.plot_arithmetic_curves`); ``update(tau)`` returns the drawn labels' last reward."""
+    import ipywidgets as widgets
+
+    from srgrpo.lab.arithmetic import plot_arithmetic_curves
+    from srgrpo.lab.methods import SOFT_METHODS
+
+    taus = sorted({r["tau"] for r in summary["runs"].values() if r["method"] in SOFT_METHODS})
+    if not taus:
+        raise ValueError("this summary has no soft runs (shared/per_sample), so there is no tau to choose.")
+    if tau is None:
+        tau = min(taus, key=lambda t: abs(t - 0.5))
+
+    def render(value):
+        fig = plot_arithmetic_curves(summary, tau=value)
+        drawn = {
+            label: run["curve"]["mean"][-1]
+            for label, run in summary["runs"].items()
+            if run.get("curve") and run["curve"].get("mean")
+            and (run["method"] not in SOFT_METHODS or math.isclose(run["tau"], value))
+        }
+        return fig, drawn
+
+    slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in taus], value=tau, description="tau",
+                                     continuous_update=False)
+    return FigureSlider(render, slider)
