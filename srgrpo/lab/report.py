@@ -92,8 +92,10 @@ def results_markdown(results_dir: Path | str | None = None) -> str:
         summary = json.loads(arithmetic.read_text())
         figures = summary.get("png") or {}
         links = " ".join(f"![arithmetic {name}](data/results/{Path(p).name})" for name, p in sorted(figures.items()))
+        # Summed from the runs themselves: the file's own wall_s is that of its last (possibly resumed) invocation.
+        run_s = [s["wall_s"] for r in summary["runs"].values() for s in r.get("per_seed", {}).values()]
         parts.append("**Tiny LM on arithmetic word problems** (`python -m srgrpo.lab arithmetic --output "
-                     f"data/results/arithmetic.json`, {summary['wall_s'] / 60:.0f} min)\n\n"
+                     f"data/results/arithmetic.json`, {len(run_s)} RL runs, {sum(run_s) / 60:.0f} min)\n\n"
                      + arithmetic_markdown(summary) + ("\n\n" + links if links else ""))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
