@@ -70,6 +70,7 @@ __all__ = [
     "load_warm_start",
     "arithmetic_highlights",
     "arithmetic_explorer",
+    "arithmetic_checks",
 ]
 
 #: One colour per advantage rule, shared by every figure (the lab's figures use the same ones).
@@ -991,3 +992,39 @@ def arithmetic_explorer(summary: Mapping[str, Any], tau: float | None = None) ->
     slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in taus], value=tau, description="tau",
                                      continuous_update=False)
     return FigureSlider(render, slider)
+
+
+def arithmetic_checks(summary: Mapping[str, Any]) -> str:
+    """Plain yes/no statements about a committed arithmetic-lab summary, computed from its numbers.
+
+    The markdown of notebook 3 reads the results through these lines, so its text cannot drift from the JSON.
+    """
+    runs = [r for r in summary["runs"].values() if r.get("change")]
+
+    def mean(run):
+        return run["change"]["mean"]
+
+    def of(method):
+        return [r for r in runs if r["method"] == method]
+
+    def excludes_zero(run):
+        low, high = run["change"].get("low"), run["change"].get("high")
+        return low is not None and (low > 0 or high < 0)
+
+    shared, per, grpo = of("shared"), of("per_sample"), of("grpo")
+    controls = [r for r in runs if r.get("control")]
+    sure = [r["label"] for r in runs if excludes_zero(r)]
+    good = grpo + [p for p in per if p["tau"] >= 0.5]
+    facts = [
+        ("every shared run ends below the warm start", bool(shared) and all(mean(r) < 0 for r in shared)),
+        ("every control ends below the warm start", bool(controls) and all(mean(r) < 0 for r in controls)),
+        ("GRPO ends above the warm start", bool(grpo) and all(mean(r) > 0 for r in grpo)),
+        ("per_sample ends above the warm start for tau >= 0.5",
+         any(p["tau"] >= 0.5 for p in per) and all(mean(r) > 0 for r in per if r["tau"] >= 0.5)),
+        ("the best shared run is below the worst GRPO / per_sample(tau >= 0.5) run",
+         bool(shared) and bool(good) and max(mean(r) for r in shared) < min(mean(r) for r in good)),
+    ]
+    width = max(len(text) for text, _ in facts) + 1
+    lines = [f"{text + ':':<{width}} {value}" for text, value in facts]
+    lines.append(f"changes whose 95% interval excludes zero: {', '.join(sure) if sure else 'none'}")
+    return "\n".join(lines)

@@ -97,8 +97,8 @@ def test_prompt_format():
 @pytest.mark.parametrize("method", ["constant", "random_reward"])
 def test_control_trainer_replaces_the_advantages(tmp_path, tiny_dir, method):
     from datasets import Dataset
-    from trl import GRPOConfig
 
+    from srgrpo.config import SRGRPOConfig
     from srgrpo.lab.arithmetic import control_trainer_class
     from srgrpo.tiny import load_tiny
 
@@ -106,19 +106,20 @@ def test_control_trainer_replaces_the_advantages(tmp_path, tiny_dir, method):
     train, _ = make_splits(16, 0, seed=0)
     data = Dataset.from_dict({"prompt": [format_prompt(p["question"]) for p in train],
                               "answer": [p["answer"] for p in train]})
-    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, gradient_checkpointing=False,
+    args = SRGRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, gradient_checkpointing=False,
                       report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True, max_steps=1,
-                      per_device_train_batch_size=8, num_generations=4, max_completion_length=4, seed=0)
+                        per_device_train_batch_size=8, num_generations=4, max_completion_length=4, seed=0,
+                        beta=0.0)
     # Rewards that vary within groups, so GRPO on real rewards would not be all zeros.
     reward = lambda completions, **kw: [float(i % 2) for i in range(len(completions))]  # noqa: E731
     trainer = control_trainer_class()(model=model, reward_funcs=[reward], args=args, train_dataset=data,
                                       processing_class=tokenizer, lab_method=method, lab_seed=0)
     trainer.train()
-    logged = next(h for h in trainer.state.log_history if "lab_advantage_mean" in h)
+    logged = next(h for h in trainer.state.log_history if "soft_advantage_mean" in h)
     if method == "constant":
-        assert logged["lab_advantage_mean"] == pytest.approx(1.0) and logged["lab_advantage_std"] == pytest.approx(0.0)
-    else:
-        assert logged["lab_advantage_mean"] == pytest.approx(0.0, abs=1e-5)
+        assert logged["soft_advantage_mean"] == pytest.approx(1.0) and logged["soft_advantage_std"] == pytest.approx(0.0)
+    else:  # GRPO's z-scores of fake rewards: zero-sum per group, not all zero
+        assert logged["soft_advantage_mean"] == pytest.approx(0.0, abs=1e-5) and logged["soft_advantage_std"] > 0
 
 
 def test_control_trainer_refuses_a_soft_method():

@@ -405,3 +405,14 @@ def test_arithmetic_data_is_the_labs_split():
     assert heldout == want and len(dataset) == len(train)
     assert dataset[0] == {"prompt": format_prompt(train[0]["question"]), "answer": train[0]["answer"]}
     assert "Q:" in W.show_problems(1)
+
+
+def test_arithmetic_checks_follow_the_numbers():
+    summary = fake_arithmetic_summary()
+    text = W.arithmetic_checks(summary)
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines()[:5])
+    assert all(v == "True" for v in lines.values()), text
+    assert text.splitlines()[-1].endswith("grpo, shared(tau=0.5), per_sample(tau=0.5), per_sample(tau=1), constant")
+    summary["runs"]["shared(tau=0.5)"]["change"]["mean"] = 6.0
+    text = W.arithmetic_checks(summary)
+    assert "every shared run ends below the warm start:" in text and text.splitlines()[0].endswith("False")

@@ -29,9 +29,9 @@ real run has (tokenizer, sampling, TRL's ``GRPOTrainer`` and its loss, the kit's
 
    - ``grpo``: TRL's own ``GRPOTrainer`` (``scale_rewards="group"``);
    - ``shared`` and ``per_sample``: :class:`srgrpo.SRGRPOTrainer` with ``soft_advantage`` set;
-   - ``constant`` and ``random_reward``: :class:`ControlGRPOTrainer`, TRL's trainer whose
-     advantages are replaced by :func:`srgrpo.lab.methods.method_advantages` exactly the way
-     ``SRGRPOTrainer`` replaces them with the soft ones.
+   - ``constant`` and ``random_reward``: ``ControlGRPOTrainer`` (:func:`control_trainer_class`),
+     an ``SRGRPOTrainer`` whose one advantage hook, ``compute_advantages``, returns
+     :func:`srgrpo.lab.methods.method_advantages` instead of the soft advantages.
 
    The reward is :func:`srgrpo.rewards.correctness_reward` (1 for the right final number, else 0).
 4. **Measure**: greedy accuracy on the held-out problems before (the warm start) and after each
@@ -380,6 +380,9 @@ def warm_start(settings: dict[str, Any], cache_root: str | os.PathLike | None = 
         "torch_threads": torch.get_num_threads(),
     }
     folder.parent.mkdir(parents=True, exist_ok=True)
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar in the progress lines
     tmp = Path(tempfile.mkdtemp(prefix=f".warmstart-{key}-", dir=folder.parent))
     try:
         model.save_pretrained(tmp)
@@ -418,27 +421,24 @@ _CONTROL_CLASS = None
 
 
 def control_trainer_class():
-    """``ControlGRPOTrainer``: TRL's ``GRPOTrainer`` with a lab method's advantages (the controls).
+    """``ControlGRPOTrainer``: :class:`srgrpo.SRGRPOTrainer` with a lab method's advantages (the controls).
 
-    Built on first use (importing TRL is slow) on the same base class as ``SRGRPOTrainer``. It
-    replaces the advantages exactly as ``SRGRPOTrainer`` does: it keeps the gathered reward
-    matrix from ``_calculate_rewards``, rebuilds the summed reward with
-    :func:`srgrpo.trainer.combine_rewards`, computes :func:`srgrpo.lab.methods.method_advantages`
-    on the global vector and puts this process's slice into ``output["advantages"]``. Pass
-    ``lab_method`` (``"constant"`` or ``"random_reward"``, or any lab method without a tau) and
-    ``lab_seed`` (seeds the random rewards) as keyword arguments.
+    Built on first use (importing TRL is slow). It overrides the trainer's one advantage hook,
+    ``compute_advantages(rewards, num_generations)``, with
+    :func:`srgrpo.lab.methods.method_advantages`, so gathering, slicing and logging stay
+    ``SRGRPOTrainer``'s (its ``soft_advantage_mean``/``_std`` metrics then describe the control's
+    advantages). Pass ``lab_method`` (``"constant"`` or ``"random_reward"``, or ``"grpo"``) and
+    ``lab_seed`` (seeds the fake rewards of ``random_reward``) as keyword arguments, and an
+    :class:`srgrpo.SRGRPOConfig` as ``args`` (its ``tau`` and ``soft_advantage`` are unused).
     """
     global _CONTROL_CLASS
     if _CONTROL_CLASS is not None:
         return _CONTROL_CLASS
     import torch
 
-    from srgrpo.trainer import combine_rewards
-    from srgrpo.unsloth_compat import grpo_base_classes
+    from srgrpo.trainer import SRGRPOTrainer
 
-    base, _ = grpo_base_classes()
-
-    class ControlGRPOTrainer(base):
+    class ControlGRPOTrainer(SRGRPOTrainer):
         _tag_names = ["trl", "grpo", "srgrpo-lab-control"]
 
         def __init__(self, *args, lab_method: str, lab_seed: int = 0, **kwargs):
@@ -447,29 +447,11 @@ def control_trainer_class():
             method_advantages(lab_method, torch.zeros(2), 2)  # validates the method name
             self.lab_method = lab_method
             self._lab_generator = torch.Generator().manual_seed(lab_seed)
-            self._lab_rewards_per_func = None
             super().__init__(*args, **kwargs)
 
-        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
-            rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-            self._lab_rewards_per_func = rewards_per_func
-            return rewards_per_func
-
-        def _generate_and_score_completions(self, inputs):
-            output = super()._generate_and_score_completions(inputs)
-            rewards_per_func, self._lab_rewards_per_func = self._lab_rewards_per_func, None
-            mode = "train" if self.model.training else "eval"
-            k = self.num_generations if mode == "train" else self.num_generations_eval
-            if rewards_per_func is None or k is None or k < 2:
-                return output
-            rewards = combine_rewards(rewards_per_func, self.reward_weights).float().cpu()
-            advantages = method_advantages(self.lab_method, rewards, k, generator=self._lab_generator)
-            local = output["advantages"]
-            rank, n_local = self.accelerator.process_index, local.shape[0]
-            output["advantages"] = advantages[rank * n_local : (rank + 1) * n_local].to(local.device, local.dtype)
-            self._metrics[mode]["lab_advantage_mean"].append(advantages.mean().item())
-            self._metrics[mode]["lab_advantage_std"].append(advantages.std().item())
-            return output
+        def compute_advantages(self, rewards: torch.Tensor, num_generations: int) -> torch.Tensor:
+            return method_advantages(self.lab_method, rewards.float().cpu(), num_generations,
+                                     generator=self._lab_generator)
 
     _CONTROL_CLASS = ControlGRPOTrainer
     return ControlGRPOTrainer
@@ -505,13 +487,15 @@ def _rl_args(method: str, tau: float | None, seed: int, settings: dict[str, Any]
         optim="adamw_torch",
         dataloader_num_workers=0,
     )
+    if method == "grpo":
+        from trl import GRPOConfig
+
+        return GRPOConfig(**common)
+    from srgrpo.config import SRGRPOConfig
+
     if method in SOFT_METHODS:
-        from srgrpo.config import SRGRPOConfig
-
         return SRGRPOConfig(**common, tau=tau, soft_advantage=method)
-    from trl import GRPOConfig
-
-    return GRPOConfig(**common)
+    return SRGRPOConfig(**common)  # a control: ControlGRPOTrainer ignores tau and soft_advantage
 
 
 def run_rl(method: str, tau: float | None, seed: int, warm_dir: str | os.PathLike, train_dataset,
@@ -840,7 +824,7 @@ def plot_arithmetic_curves(summary: dict[str, Any], path=None, *, ax=None, tau: 
             top = max([top] + [v for v in mean if v is not None])
             low, high = _smoothed(curve["low"], smooth), _smoothed(curve["high"], smooth)
             if bands and low and all(v is not None for v in low + high):
-                axis.fill_between(curve["step"], low, high, color=style["color"], alpha=0.12, linewidth=0)
+                axis.fill_between(curve["step"], low, high, color=style["color"], alpha=0.06, linewidth=0)
                 top = max([top] + high)
         axis.set_xlabel("RL step")
         axis.grid(alpha=0.3)
