@@ -14,7 +14,7 @@ Two back ends, chosen for you
   ``peft.get_peft_model``. 4-bit loading is an Unsloth feature here, so ``load_in_4bit`` is ignored on this path.
   One line says which path was taken and why.
 
-The model name ``"tiny"`` (:data:`srgrpo.tiny.TINY_MODEL_NAME`) is the offline 2.5 M-parameter Qwen2 model of
+The model name ``"tiny"`` (:data:`srgrpo.tiny.TINY_MODEL_NAME`) is the offline 3.3 M-parameter Qwen2 model of
 :mod:`srgrpo.tiny`; it always takes the transformers path. ``lora_r=0`` (or ``use_lora=False``) trains every weight
 instead of adapters, which suits that tiny model on a CPU.
 

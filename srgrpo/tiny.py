@@ -2,7 +2,7 @@
 
 Nothing here touches the Hugging Face hub, so tests, CI and CPU demos run anywhere. The model is
 :class:`transformers.Qwen2ForCausalLM` (the architecture of Qwen2.5, which the GSM8K presets
-fine-tune on a GPU), shrunk to about 2.5 M parameters: hidden size 256, 4 layers, 4 attention
+fine-tune on a GPU), shrunk to about 3.3 M parameters: hidden size 256, 4 layers, 4 attention
 heads with 2 key/value heads (grouped-query attention, as in Qwen2.5), tied embeddings.
 
 The tokenizer is a byte-level BPE trained with Hugging Face ``tokenizers`` on a small built-in
