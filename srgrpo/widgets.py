@@ -832,7 +832,7 @@ class GSM8KPlan:
         if self.smoke:
             return "\n".join([
                 "SMOKE RUN ON A CPU: no CUDA GPU here, so every cell below runs the offline pipeline check.",
-                f"  model:    '{self.model}', the random 2.5M-parameter tiny Qwen2 (it cannot solve GSM8K)",
+                f"  model:    '{self.model}', the offline tiny Qwen2 with random weights (it cannot solve GSM8K)",
                 f"  training: preset {self.preset}, {self.smoke_steps} steps, SR-GRPO "
                 f"{_preset_value(self.preset, 'soft_advantage')} (tau={_preset_value(self.preset, 'tau')})",
                 f"  eval:     the first {self.eval_limit} GSM8K test problems, greedy, 32 new tokens",
@@ -869,6 +869,17 @@ class GSM8KPlan:
             lines.append(one("after ", after))
             lines.append(f"change: {100 * (after['accuracy'] - before['accuracy']):+.1f} points")
         return "\n".join(lines)
+
+    def settings(self) -> str:
+        """The preset's settings, one ``flag: value`` per line (its YAML file also explains each choice)."""
+        import yaml
+
+        from srgrpo.train import resolve_preset
+
+        with open(resolve_preset(self.preset), encoding="utf-8") as fh:
+            values = yaml.safe_load(fh) or {}
+        width = max((len(k) for k in values), default=0)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in values.items())
 
     def saved_files(self) -> str:
         """Which of the run's expected files are in its output folder (the adapter, the logs, the settings)."""

@@ -416,3 +416,9 @@ def test_arithmetic_checks_follow_the_numbers():
     summary["runs"]["shared(tau=0.5)"]["change"]["mean"] = 6.0
     text = W.arithmetic_checks(summary)
     assert "every shared run ends below the warm start:" in text and text.splitlines()[0].endswith("False")
+
+
+def test_plan_prints_the_preset_settings():
+    text = W.gsm8k_plan(device="cpu").settings()
+    assert "model_name" in text and "tiny" in text and "soft_advantage" in text
+    assert "#" not in text  # values only; the YAML file keeps the explanations
