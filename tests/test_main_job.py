@@ -1,0 +1,99 @@
+"""Notebook 4's plan (:mod:`srgrpo.main_job`) and the per-step table (:mod:`srgrpo.step_table`)."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import pytest
+
+import srgrpo.main_job as M
+from srgrpo.step_table import StepTable, step_rows
+from srgrpo.train import parse_args
+
+
+def test_cpu_plan_trains_smollm2_briefly_and_says_what_it_shows(monkeypatch):
+    monkeypatch.setattr(M, "gsm8k_available", lambda: True)
+    plan = M.plan_main_job("cpu")
+    assert not plan.gpu and plan.preset == "smollm2_cpu" and plan.model == "smollm2"
+    assert plan.eval_dataset == "gsm8k" and plan.eval_limit >= 16
+    text = plan.describe()
+    assert "smollm2" in text and "does not show GSM8K accuracy" in text
+    script, config = parse_args(plan.train_flags())
+    assert script.model_name == "smollm2" and script.dataset == "arithmetic"
+    assert config.max_steps == plan.max_steps and config.output_dir == plan.output_dir
+
+
+def test_without_gsm8k_the_cpu_plan_evaluates_on_the_synthetic_problems(monkeypatch):
+    monkeypatch.setattr(M, "gsm8k_available", lambda: False)
+    plan = M.plan_main_job("cpu")
+    assert plan.eval_dataset == "arithmetic" and "GSM8K is not available here" in plan.describe()
+
+
+def test_gpu_plan_runs_the_t4_preset_whole_and_resumes(monkeypatch, tmp_path):
+    monkeypatch.setattr(M, "gsm8k_available", lambda: True)
+    plan = M.plan_main_job("cuda")
+    assert plan.gpu and plan.preset == "gsm8k_t4" and plan.model.startswith("Qwen/") and plan.max_steps is None
+    assert "--max_steps" not in plan.train_flags() and plan.eval_limit == 200
+    plan.output_dir = str(tmp_path)
+    assert plan.resume_from() is None
+    (tmp_path / "checkpoint-25").mkdir()
+    (tmp_path / "checkpoint-50").mkdir()
+    assert plan.resume_from().endswith("checkpoint-50")
+
+
+def test_a_cpu_run_starts_afresh(monkeypatch, tmp_path):
+    plan = M.plan_main_job("cpu")
+    plan.output_dir = str(tmp_path / "run")
+    (tmp_path / "run" / "checkpoint-4").mkdir(parents=True)
+    assert plan.resume_from() is None and not (tmp_path / "run").exists()
+
+
+def test_report_and_saved_files(tmp_path):
+    plan = M.plan_main_job("cpu")
+    s = {"n": 16, "correct": 1, "accuracy": 1 / 16, "accuracy_ci95": [0.011, 0.283], "strict_accuracy": 0.0,
+         "format_rate": 0.25, "truncated_rate": 0.5}
+    report = plan.report(s, s).splitlines()
+    assert report[0].startswith("before accuracy 1/16 (0.062") and "format 0.250" in report[0]
+    assert report[1].startswith("after  accuracy 1/16")
+    plan.output_dir = str(tmp_path)
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"")
+    text = plan.saved_files()
+    assert "adapter_model.safetensors    saved" in text and "adapter_config.json          MISSING" in text
+
+
+def test_settings_table_shows_the_preset_values_only():
+    text = M.plan_main_job("cpu").settings_table()
+    assert "model_name" in text and "smollm2" in text and "soft_advantage" in text and "#" not in text
+
+
+LOG = {"loss": 0.1, "reward": 0.5, "reward_std": 0.3, "rewards/correctness_reward/mean": 0.25,
+       "rewards/format_reward/mean": 0.25, "frac_reward_zero_std": 0.5, "soft_advantage_mean": 0.0,
+       "completions/mean_length": 40.5, "step_time": 38.2, "learning_rate": 5e-4}
+
+
+def test_step_table_prints_one_aligned_row_per_step():
+    out = io.StringIO()
+    table = StepTable(stream=out)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=1)
+    table.on_log(None, state, None, logs=LOG)
+    state.global_step = 2
+    table.on_log(None, state, None, logs={**LOG, "reward": 0.75})
+    table.on_log(None, state, None, logs={"train_runtime": 10.0})  # the end-of-training summary: no row
+    header, row1, row2 = out.getvalue().splitlines()
+    assert header.split() == ["step", "reward", "correctness", "format", "zero", "std", "soft", "adv", "length", "sec"]
+    assert row1.split() == ["1", "0.500", "0.250", "0.250", "0.500", "0.000", "40.500", "38.200"]
+    assert row2.split()[:2] == ["2", "0.750"] and len(header) == len(row1) == len(row2)
+
+
+def test_step_rows_keeps_the_training_steps():
+    history = [{**LOG, "step": 1}, {"train_runtime": 3.0, "step": 1}, {**LOG, "step": 2}]
+    assert [r["step"] for r in step_rows(history)] == [1, 2]
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_every_plan_parses(device, monkeypatch):
+    monkeypatch.setattr(M, "gsm8k_available", lambda: True)
+    plan = M.plan_main_job(device)
+    script, config = parse_args(plan.train_flags())
+    assert script.model_name == plan.model
