@@ -21,9 +21,10 @@ is refused: ``#### 18 or 20`` has no answer, and no later rule is asked, because
 
 Statements, when nothing is explicit
 ------------------------------------
-Without a marker, a grader reads the end of the work (the last 4,000 characters, so long outputs cost the same):
+Without a marker, a grader reads the end of the work (the last 2,000 characters, so long outputs cost the same):
 
-5. The text is cut at a made-up next question (a line starting ``Question:``, ``Q:``, ``Problem:``, ``User:``...).
+5. (Before any rule, 1-4 included: the text is cut at a made-up next question, a line starting ``Question:``,
+   ``Q:``, ``Problem:``, ``User:``... after some numbers: the model's answer to its own new question is not this one.)
 6. Sentences, and clauses within them (split at ``, `` and ``;``), that are *asides* are skipped: check lines
    (``Check: 18 / 2 = 9``, "Let's verify"), questions, comparisons (``that is 2 more than 16``), approximations
    (``or about 1.45 million``), percentage remarks next to a plain number, and clauses whose only numbers are years
@@ -59,7 +60,7 @@ ANSWER_MARKER = "####"
 
 _SPAN_CHARS = 300  # an answer longer than this is not an answer
 _BOX_CHARS = 1000
-_WINDOW = 4000
+_WINDOW = 2000
 _HEDGE = object()  # "the model named two answers": refuse, and ask no later rule
 
 _HEDGE_RE = re.compile(r"\b(?:or|to|and/or)\b|[-–—~]", re.IGNORECASE)  # between two different numbers
@@ -67,6 +68,7 @@ _HEDGE_WORD_RE = re.compile(r"\b(?:between|either|maybe|perhaps|possibly)\b|\?",
 _OPERATOR_RE = re.compile(r"\s*[-+*/×x÷·−]\s*")
 _PAREN_RE = re.compile(r"\([^()]{0,200}\)|\[[^\[\]]{0,200}\]")
 _MARKDOWN_RE = re.compile(r"[*_`]+")
+_DIGIT_RE = re.compile(r"\d")
 
 
 def _without_parens(span: str) -> str:
@@ -144,8 +146,16 @@ _PHRASE_RE = re.compile(
 
 
 def _phrase_answer(text: str) -> str | None | object:
-    matches = list(_PHRASE_RE.finditer(text))
-    for m in reversed(matches[-20:]):
+    # str.rfind on a lowered copy, not a case-insensitive regex over the whole text: ten times faster on 1 MB.
+    lowered, end = text.lower(), len(text)
+    for _ in range(20):
+        i = lowered.rfind("answer", 0, end)
+        if i < 0:
+            return None
+        end = i
+        m = _PHRASE_RE.match(text, i)
+        if m is None or (i > 0 and text[i - 1].isalnum()):
+            continue
         span = re.split(r"\.(?:\s|$)|\n", text[m.end() : m.end() + _SPAN_CHARS].lstrip())[0]
         found = read_answer_span(span)
         if found is not None:
@@ -163,7 +173,8 @@ _NEXT_QUESTION_RE = re.compile(
 )
 _CHECK_RE = re.compile(
     r"^\W*(?:check(?:ing)?|verif(?:y|ication)|let(?:'s| us| me) (?:check|verify|double[- ]check|confirm)|"
-    r"to (?:check|verify|confirm)|double[- ]check|sanity check|we can (?:check|verify)|proof|confirm)",
+    r"to (?:check|verify|confirm)|double[- ]check|sanity check|we can (?:check|verify)|proof|confirm|note|assuming|"
+    r"remember|hint)",
     re.IGNORECASE,
 )
 _COMPARISON_RE = re.compile(
@@ -186,6 +197,13 @@ _UNFINISHED_RE = re.compile(
 )
 _SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<![MD]r\.)(?<!Mrs\.)(?<!Ms\.)(?<!St\.)(?<=[.!?])\s+|(?<=\.\*\*)\s+")
 _CLAUSE_SPLIT_RE = re.compile(r",\s+|;\s*|\s+but\s+")
+
+
+def _before_next_question(text: str) -> str:
+    """The text up to a made-up next question (a question line after some numbers), which is not this answer."""
+    digit = _DIGIT_RE.search(text)
+    m = _NEXT_QUESTION_RE.search(text, digit.end()) if digit else None
+    return text[: m.start()] if m else text
 
 
 def looks_cut_off(text: str) -> bool:
@@ -217,8 +235,7 @@ def _usable(tokens: list[NumberToken], clause: str) -> list[NumberToken]:
     return out or [t for t in tokens if t.words]  # "She has one left." still answers 1
 
 
-def _clause_answer(clause: str) -> NumberToken | None:
-    tokens = _usable(find_numbers(clause), clause)
+def _clause_answer(clause: str, tokens: list[NumberToken]) -> NumberToken | None:
     if not tokens:
         return None
     if "=" in clause:
@@ -244,20 +261,16 @@ def _statement_answer(text: str) -> str | None:
     if len(text) > _WINDOW:
         window = window[min(len(window), next((i for i, c in enumerate(window) if c.isspace()), len(window))) :]
     window = clean_latex(window)
-    for m in _NEXT_QUESTION_RE.finditer(window):
-        if find_numbers(window[: m.start()]):
-            window = window[: m.start()]
-            break
     sentences = [s for s in _SENTENCE_SPLIT_RE.split(_without_parens(window)) if s.strip()]
     for sentence in reversed(sentences):
         if _is_aside_sentence(sentence):
             continue
-        clauses = _CLAUSE_SPLIT_RE.split(sentence)
-        has_plain = any(not t.percent for c in clauses for t in _usable(find_numbers(c), c))
-        for clause in reversed(clauses):
+        clauses = [(c, _usable(find_numbers(c), c)) for c in _CLAUSE_SPLIT_RE.split(sentence)]
+        has_plain = any(not t.percent for _, tokens in clauses for t in tokens)
+        for clause, tokens in reversed(clauses):
             if _APPROX_RE.match(clause) or (_COMPARISON_RE.search(clause) and "=" not in clause):
                 continue
-            token = _clause_answer(clause)
+            token = _clause_answer(clause, tokens)
             if token is None or (token.percent and has_plain and "=" not in clause):
                 continue
             return format_value(token.value)
@@ -301,7 +314,7 @@ def extract_final_answer(text: Any, cut_off: bool | None = None) -> str | None:
     ``cut_off``: True when the generation hit its token limit (then only an explicit answer counts), False when it
     is known to have stopped, None when unknown (the text decides). Accepts a string or a TRL completion.
     """
-    text = completion_to_text(text)
+    text = _before_next_question(completion_to_text(text))
     if not text:
         return None
     for span_of in (_marker_span, _boxed_span, _tag_span):

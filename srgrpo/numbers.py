@@ -22,7 +22,8 @@ A number token in text is, left to right (:data:`_TOKEN_RE`):
   glued to the digits (``70K``; ``5 km`` stays 5, ``5 m`` stays 5);
 * an optional ``%`` or ``percent``, read as the plain number (GSM8K writes "25 percent" as ``#### 25``).
 
-Meaning that is cheap to get right: ``3 degrees below zero`` is -3, ``18 dollars and 50 cents`` is 18.5.
+Meaning that is cheap to get right: ``3 degrees below zero`` is -3, ``18 dollars and 50 cents`` is 18.5,
+``5 hours and 30 minutes`` is 5.5.
 Numbers in words are read by :data:`_WORDS_RE` (``eighteen``, ``one hundred and twenty``, ``twenty-five``,
 ``a thousand``, ``two million``); the caller decides whether a lone ``one`` (often a pronoun) counts.
 
@@ -86,6 +87,7 @@ _TOKEN_RE = re.compile(
     (?P<pct>\ ?%|\ ?percent\b)?
     (?P<below>\s+(?:degrees?\s+)?below\s+zero\b)?
     (?P<cents>\s+dollars?\s+and\s+(?P<c>\d{1,2})\s+cents?\b)?
+    (?P<minutes>\s+hours?\s+and\s+(?P<mins>\d{1,2})\s+minutes?\b)?
     (?!st\b|nd\b|rd\b|th\b|:\d)                   # not an ordinal, not a clock time
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -148,6 +150,8 @@ def _token_value(m: re.Match[str]) -> Fraction | None:
         value *= _SCALES.get(scale, _SCALES.get(scale.lower(), 1))
     if m["cents"]:
         value += Fraction(int(m["c"]), 100)
+    if m["minutes"]:
+        value += Fraction(int(m["mins"]), 60)
     negative = sum(bool(x) for x in (m["word_sign"], m["sign1"] in ("-", "−"), m["sign2"], m["below"]))
     if negative > 1 or (m["sign1"] and m["sign2"]):
         return None  # "--3", "minus -3": not something to guess about
