@@ -456,7 +456,7 @@ ADVERSARIAL = {
     "marker-then-groups": "#### " + "1 000" * 200_000,
     "words": "one hundred and " * 63_000,
     "word-soup": "twenty-one one " * 67_000,
-    "latex-frac-nested": "\\frac{" * 143_000 + "1" + "}{2}" * 10,
+    "latex-frac-nested": "\\frac{" * 167_000 + "1" + "}{2}" * 10,
     "latex-boxed-frac": "\\boxed{" + "\\frac{1}{" * 100_000 + "2" + "}" * 100_000,
     "braces": "{" * 500_000 + "}" * 500_000,
     "latex-thin": "1\\,000\\," * 125_000,
