@@ -233,7 +233,8 @@ _THIN_RE = re.compile(r"(?<=\d)(?:\\,|~)(?=\d{3}(?!\d))")
 def _frac(m: re.Match[str]) -> str:
     num, den = m.group(1).strip(), m.group(2).strip()
     if re.fullmatch(r"\d+", num) and re.fullmatch(r"\d+", den):
-        return f" {num}/{den}"  # the space makes "1\frac{1}{2}" the mixed number "1 1/2"
+        glued = m.start() > 0 and m.string[m.start() - 1].isdigit()
+        return f"{' ' if glued else ''}{num}/{den}"  # the space makes "1\frac{1}{2}" the mixed number "1 1/2"
     return f"(({num})/({den}))"  # not a plain fraction: leave it unreadable rather than guess precedence
 
 

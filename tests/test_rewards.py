@@ -538,5 +538,11 @@ def test_every_gold_solution_scores_full_marks(split, capsys):
     assert n > 0
     bad = [i for i in range(n) if correct[i] != 1.0 or fmt[i] != 1.0 or not strict[i]]
     assert not bad, f"{len(bad)} gold solutions do not score 1.0, e.g. row {bad[0]}: {solutions[bad[0]][-200:]!r}"
+    # Shifted: each solution against the next problem's gold. Only a coincidence of numbers may score 1.
+    shifted_golds = answers[1:] + answers[:1]
+    shifted = correctness_reward(solutions, shifted_golds)
+    false_pos = [i for i in range(n) if shifted[i] == 1.0 and not numbers_equal(answers[i], shifted_golds[i])]
+    assert not false_pos, f"row {false_pos[0]} scores 1 against another problem's gold"
     with capsys.disabled():
-        print(f"\n[gold check] {split}: {n} gold solutions from {folder} all score 1.0 ({elapsed:.2f} s)")
+        print(f"\n[gold check] {split}: {n} gold solutions from {folder} all score 1.0 ({elapsed:.2f} s); "
+              f"shifted: {int(sum(shifted))} score 1, all where the two golds are equal, 0 false positives")
