@@ -35,14 +35,15 @@ Without a marker, a grader reads the end of the work (the last 2,000 characters,
    "16 - 3 - 4, which is 9" answers 9.
 
 A completion that was cut off (the trainer says so, see :mod:`srgrpo.rewards`, or the text visibly stops in
-mid-sentence: it ends in "and", "the", "=", a comma, or words after its last number without a full stop) has
+mid-sentence: it ends in "and", "the", "=", a comma, or in a sentence with words but no number and no full stop) has
 stated no answer unless rule 1-4 found one: its last number is a step of unfinished work, not an answer.
 
 What is refused
 ---------------
 Hedges; cut-off work; spans whose only numbers are unreadable (``\\frac{x+1}{2}``); answers over 100 digits.
-Never evaluated: the model's arithmetic (``#### 9 * 2`` with no ``=`` answers 9, not 18: a grader does not finish the
-model's sum). No ``eval``, no sympy; every search is ``str.rfind`` or a linear regular expression over a bounded span.
+Never evaluated: the model's arithmetic (``#### 9 * 2`` with no ``=`` has no answer, neither 9 nor 18: a grader
+does not finish the model's sum). No ``eval``, no sympy; every search is ``str.rfind`` or a linear regular expression
+over a bounded span.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ _HEDGE_RE = re.compile(r"\b(?:or|to|and/or)\b|[-–—~]", re.IGNORECASE)  # bet
 _HEDGE_WORD_RE = re.compile(r"\b(?:between|either|maybe|perhaps|possibly)\b|\?", re.IGNORECASE)
 _OPERATOR_RE = re.compile(r"\s*[-+*/×x÷·−]\s*")
 _PAREN_RE = re.compile(r"\([^()]{0,200}\)|\[[^\[\]]{0,200}\]")
-_MARKDOWN_RE = re.compile(r"[*_`]+")
+_MARKDOWN_RE = re.compile(r"\*\*+|__+|`+")  # bold and code marks; a single * may be a product
 _DIGIT_RE = re.compile(r"\d")
 
 
@@ -88,8 +89,11 @@ def read_answer_span(span: str) -> str | None | object:
         return None
     outside = find_numbers(main)
     chosen = (outside or tokens)[0]
+    if any(_OPERATOR_RE.fullmatch(main, a.end, b.start) for a, b in zip(outside, outside[1:])):
+        return _HEDGE  # "#### 9 * 2": an unfinished sum is not an answer, and the grader does not finish it
     if len({t.value for t in tokens}) > 1:
-        if _HEDGE_WORD_RE.search(span) or any(_HEDGE_RE.search(span, a.end, b.start) for a, b in zip(tokens, tokens[1:])):
+        gaps = (_HEDGE_RE.search(span, a.end, b.start) for a, b in zip(tokens, tokens[1:]))
+        if _HEDGE_WORD_RE.search(span) or any(gaps):
             return _HEDGE
     return format_value(chosen.value)
 
@@ -181,8 +185,9 @@ _COMPARISON_RE = re.compile(
     r"\bthan\b|\btimes as\b|\bas (?:many|much) as\b|\bdifference\b|\bincrease\b|\bdecrease\b|\bdiscount\b",
     re.IGNORECASE,
 )
-_APPROX_RE = re.compile(r"^\W*(?:or |i\.e\.|that is |that's |which is )?\s*(?:about|approximately|roughly|around|~|≈)",
-                        re.IGNORECASE)
+_APPROX_RE = re.compile(
+    r"^\W*(?:or |i\.e\.|that is |that's |which is )?\s*(?:about|approximately|roughly|around|~|≈)", re.IGNORECASE
+)
 _YEAR_CONTEXT_RE = re.compile(r"\b(?:in|since|by|until|year|during|before|after|from|of)\s+$", re.IGNORECASE)
 _RESULT_VERB_RE = re.compile(
     r"\b(?:is|are|was|were|be|makes?|made|has|have|had|gets?|got|earns?|earned|needs?|needed|costs?|pays?|paid|"

@@ -72,7 +72,8 @@ def test_compare_with_math_verify(capsys):
             pass
     kit = sum(kit_says_right(r) == (r["label"] == "right") for r in rows)
     with capsys.disabled():
-        print(f"\n[labelled table] math-verify (default parse) agrees on {agree}/{len(rows)}; the kit on {kit}/{len(rows)}")
+        print(f"\n[labelled table] math-verify (default parse) agrees on {agree}/{len(rows)}; "
+              f"the kit on {kit}/{len(rows)}")
     assert kit >= agree
 
 
@@ -145,7 +146,8 @@ def test_scales_round_trip(whole, cents, scale):
 
 
 @PROPS
-@given(st.integers(min_value=0, max_value=100), st.integers(min_value=1, max_value=99), st.integers(min_value=2, max_value=100),
+@given(st.integers(min_value=0, max_value=100), st.integers(min_value=1, max_value=99),
+       st.integers(min_value=2, max_value=100),
        st.sampled_from(["{w} {n}/{d}", "{w}\\frac{{{n}}}{{{d}}}", "{w} \\frac{{{n}}}{{{d}}}"]))
 def test_mixed_numbers_round_trip(whole, num, den, template):
     num = num % den or 1
@@ -173,7 +175,8 @@ def test_decimals_round_trip(d):
 
 @PROPS
 @given(st.integers(min_value=1, max_value=999), st.sampled_from(["{n} dollars", "{n} apples", "{n} km"]),
-       st.sampled_from(["She has {x} in total.", "So the answer is {x}.", "Therefore, she gets {x}.\nCheck: 1 + 1 = 2."]))
+       st.sampled_from(["She has {x} in total.", "So the answer is {x}.",
+                        "Therefore, she gets {x}.\nCheck: 1 + 1 = 2."]))
 def test_a_number_in_a_sentence_is_found(n, unit, sentence):
     text = sentence.format(x=unit.format(n=words(n) if n % 2 else n))
     assert extract_final_answer(text) == str(n), text
