@@ -323,7 +323,7 @@ def test_cut_off_is_read_from_trl_kwargs():
 
 def test_the_hacks_never_beat_a_plain_attempt():
     """Each hack scores at most what the same work earns with no answer line at all (correct + format)."""
-    work = "Janet has 16 - 3 - 4 = 9 eggs and makes 9 * 2 = 18 dollars."
+    work = "Mia has 16 - 3 - 4 = 9 eggs and makes 9 * 2 = 18 dollars."
     plain = correctness_reward([work], ["18"])[0] + format_score(work)
     hacks = {
         "repeat": (work + "\n#### 18" * 30, None),
