@@ -14,8 +14,9 @@ prompt and scoring.
 Every problem gets the training prompt (:func:`srgrpo.gsm8k.load_gsm8k`: the kit's system message, then the
 question), one greedy completion (batched generation with transformers; ``--use_vllm`` uses vLLM when it is
 installed), and two scores from :mod:`srgrpo.rewards`: ``correct`` (the final answer equals the gold number,
-however it is written) and ``strict_correct`` (correct *and* in the kit's format: reasoning, then a last line
-``#### <number>``).
+however it is written) and ``strict_correct`` (correct *and* in the kit's format: work, then a last line
+``#### <number>``, and the generation stopped). A completion that ran to ``max_new_tokens`` counts as correct only if
+it stated its answer explicitly (``####``, ``\\boxed{}``, "the answer is"), and never as strictly correct.
 
 Outputs
 -------
@@ -381,16 +382,17 @@ def evaluate(
                 outs = generate([r["prompt"] for r in rows])
                 records = []
                 for i, row, (text, ntok, truncated) in zip(batch, rows, outs):
-                    correct = correctness_reward([text], [row["answer"]])[0] == 1.0
+                    cut = bool(truncated)  # ran to max_new_tokens: only an explicit answer counts, no format credit
+                    correct = correctness_reward([text], [row["answer"]], cut_off=[cut])[0] == 1.0
                     records.append({
                         "index": i,
                         "question": row["question"],
                         "gold": row["answer"],
                         "completion": text,
-                        "predicted": extract_final_answer(text),
+                        "predicted": extract_final_answer(text, cut_off=cut),
                         "correct": correct,
-                        "strict_correct": bool(is_strict_correct(text, row["answer"])),
-                        "format_score": format_score(text),
+                        "strict_correct": bool(is_strict_correct(text, row["answer"], cut_off=cut)),
+                        "format_score": format_score(text, cut_off=cut),
                         "num_tokens": ntok,
                         "truncated": bool(truncated),
                         "settings_id": sid,

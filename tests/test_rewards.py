@@ -73,10 +73,25 @@ def chat(text):
         ("--3", None),
         ("-$-3", None),
         ("3/0", None),
-        ("1e3", None),
-        ("twelve", None),
-        ("18 dollars", None),
-        ("1 1/2", None),
+        ("18 dollars", None),  # units are the extractor's business, not the number's
+        ("1,000 000", None),  # one separator throughout
+        ("7:30", None),  # a clock time
+        ("2nd", None),  # an ordinal
+        ("one one", None),
+        ("2 dozen", None),  # is the answer 2 or 24? not guessed
+        # read since issue 14: scientific, words, mixed numbers, spaces, scales, meaning
+        ("1e3", "1000"),
+        ("twelve", "12"),
+        ("1 1/2", "1.5"),
+        ("70 000", "70000"),
+        ("70\u2009000", "70000"),
+        ("70\\,000", "70000"),
+        ("1\\frac{1}{2}", "1.5"),
+        ("$70K", "70000"),
+        ("1.45 million", "1450000"),
+        ("3 degrees below zero", "-3"),
+        ("18 dollars and 50 cents", "18.5"),
+        ("3/4.", "0.75"),
         ("", None),
         ("   ", None),
         (None, None),
@@ -164,7 +179,9 @@ ANSWER_CASES = [
     (r"The answer is 9. \boxed{10}", "10", "10"),
     ("<answer>8</answer> the answer is 9", "8", "8"),
     ("#### 17", "18", "17"),  # wrong answer
-    ("#### eighteen", "18", None),
+    ("#### eighteen", "18", "18"),
+    ("#### 18 or 20", "18", None),  # a hedge: no answer, and no later rule is asked
+    ("Step 1: 5 + 13 = 18.\nStep 2: then we", "18", None),  # cut off before stating an answer
     ("no numbers at all", "18", None),
     ("", "18", None),
     (None, "18", None),
@@ -231,25 +248,33 @@ def test_extract_gold_answer():
     [
         ("3 + 4 = 7\n#### 7", 1.0),
         ("3 + 4 = 7\n#### 7\n\n", 1.0),
-        ("  Step one.\n  #### 7  ", 1.0),
-        ("Step\n####7", 1.0),
-        ("Step\n#### 1,000", 1.0),
-        ("Step\n#### -3", 1.0),
-        ("Step\n#### 2.5", 1.0),
-        (chat("Step\n#### 7"), 1.0),
-        ("#### 7", 0.5),  # no reasoning before it
-        ("Step\n#### 7\nDone!", 0.5),  # not the last line
-        ("Step\n#### 6\n#### 7", 0.5),  # repeated
-        ("Step\n#### $7", 0.5),  # currency sign
-        ("Step\n#### 7 apples", 0.5),  # units
-        ("Step\n#### 7.", 0.5),
-        ("Step\n#### 3/4", 0.5),
-        ("Step\n##### 7", 0.5),
-        ("Step, then #### 7 inline", 0.5),
-        ("Step\nThe answer is 7", 0.0),
-        (r"Step \boxed{7}", 0.0),
-        ("Step\n####", 0.0),
-        ("Step\n#### seven", 0.0),
+        ("  Step one: 3 + 4 = 7.\n  #### 7  ", 1.0),
+        ("3 + 4 = 7\n####7", 1.0),
+        ("500 + 500 = 1,000\n#### 1,000", 1.0),
+        ("2 - 5 = -3\n#### -3", 1.0),
+        ("5 / 2 = 2.5\n#### 2.5", 1.0),
+        ("He waits after 4, 8 and 12 seconds.\n#### 12", 1.0),  # three numbers are work too
+        (chat("3 + 4 = 7\n#### 7"), 1.0),
+        ("3 + 4 = 7\n#### $7", 0.5),  # currency sign
+        ("3 + 4 = 7\n#### 7 apples", 0.5),  # units
+        ("3 + 4 = 7\n#### 7.", 0.5),
+        ("3 + 4 = 7\n#### 3/4", 0.5),
+        ("3 + 4 = 7\n##### 7", 0.5),
+        ("3 + 4 = 7\n#### **7**", 0.5),
+        # the reward hacks and their relatives: nothing more than an attempt without the format
+        ("#### 7", 0.0),  # no work before it
+        ("Let me think.\n#### 7", 0.0),  # words are not work
+        ("3 + 4 = 7\n#### 7\nDone!", 0.0),  # not the last line
+        ("3 + 4 = 7\n#### 7\n#### 7", 0.0),  # repeated
+        ("3 + 4 = 7\n#### 6\n#### 7", 0.0),
+        ("3 + 4 = 7\n" + "#### 7\n" * 40, 0.0),  # the repeat loop seen in training
+        ("3 + 4 = 7\n#### 7 or 8", 0.0),  # a hedge
+        ("3 + 4 = 7, then #### 7 inline", 0.0),
+        ("3 + 4 = 7\nThe answer is 7", 0.0),
+        (r"3 + 4 = \boxed{7}", 0.0),
+        ("3 + 4 = 7\n####", 0.0),
+        ("3 + 4 = 7\n#### seven", 0.5),  # a number, in words: decorated
+        ("3 + 4 = 7\n#### x", 0.0),
         ("", 0.0),
         (None, 0.0),
         (chat(None), 0.0),
@@ -260,8 +285,63 @@ def test_format_reward(completion, expected):
     assert format_score(completion) == expected
 
 
+def test_running_to_the_token_limit_earns_no_format_credit():
+    perfect = "3 + 4 = 7\n#### 7"
+    assert format_reward([perfect, perfect, perfect], cut_off=[False, True, None]) == [1.0, 0.0, 1.0]
+    assert format_score(perfect, cut_off=True) == 0.0
+    # correctness still counts an explicit answer in a cut-off completion, but not a last number
+    assert correctness_reward([perfect, "3 + 4 = 7"], ["7", "7"], cut_off=[True, True]) == [1.0, 0.0]
+    assert correctness_reward(["3 + 4 = 7"], ["7"], cut_off=[False]) == [1.0]
+    with pytest.raises(ValueError, match="cut_off flags"):
+        format_reward([perfect], cut_off=[True, False])
+
+
+class _FakeTrainer:
+    """Stands in for TRL's GRPOTrainer: reward functions get its bound ``log_extra``."""
+
+    eos_token_ids = [2]
+
+    class _tokenizer:  # noqa: N801 - mirrors the attribute name TRL uses
+        pad_token_id = 0
+
+    def _log_completion_extra(self, column, values):
+        pass
+
+
+def test_cut_off_is_read_from_trl_kwargs():
+    from srgrpo.rewards import cut_off_flags
+
+    trainer = _FakeTrainer()
+    ids = [[5, 6, 2], [5, 6, 7], [5, 0], []]  # stopped, ran to the limit, padded, empty
+    kwargs = dict(completion_ids=ids, log_extra=trainer._log_completion_extra, trainer_state=None)
+    assert cut_off_flags(4, kwargs) == [False, True, False, False]
+    assert cut_off_flags(4, {"completion_ids": ids}) == [None] * 4  # no trainer: unknown, the text decides
+    perfect = "3 + 4 = 7\n#### 7"
+    assert format_reward([perfect] * 4, **kwargs) == [1.0, 0.0, 1.0, 1.0]
+    assert correctness_reward(["3 + 4 = 7"] * 2, ["7"] * 2, **{**kwargs, "completion_ids": ids[:2]}) == [1.0, 0.0]
+
+
+def test_the_hacks_never_beat_a_plain_attempt():
+    """Each hack scores at most what the same work earns with no answer line at all (correct + format)."""
+    work = "Mia has 16 - 3 - 4 = 9 eggs and makes 9 * 2 = 18 dollars."
+    plain = correctness_reward([work], ["18"])[0] + format_score(work)
+    hacks = {
+        "repeat": (work + "\n#### 18" * 30, None),
+        "bare line": ("#### 18", None),
+        "words then line": ("The answer follows.\n#### 18", None),
+        "ran to the limit": (work + "\n#### 18", True),
+    }
+    for name, (text, cut) in hacks.items():
+        total = correctness_reward([text], ["18"], cut_off=[cut])[0] + format_score(text, cut_off=cut)
+        assert total <= plain, name
+    proper = work + "\n#### 18"
+    assert correctness_reward([proper], ["18"])[0] + format_score(proper) > plain
+
+
 def test_is_strict_correct():
     assert is_strict_correct("3 + 4 = 7\n#### 7", "7")
+    assert not is_strict_correct("3 + 4 = 7\n#### 7", "7", cut_off=True)
+    assert not is_strict_correct("#### 7", "7")  # no work
     assert is_strict_correct(chat("3 + 4 = 7\n#### 7"), "7")
     assert not is_strict_correct("3 + 4 = 7\n#### 8", "7")  # perfect format, wrong answer
     assert not is_strict_correct("3 + 4 = 7\n#### 7 apples", "7")  # right answer, sloppy format
@@ -315,7 +395,7 @@ def test_any_integer_in_any_form_is_correct(n, form, template, as_chat):
 @PROPS
 @given(st.integers(min_value=-(10**9), max_value=10**9), st.text(alphabet="abcdefg =+.\n", min_size=1, max_size=50))
 def test_kit_format_is_strict_correct(n, reasoning):
-    text = f"Let me think: {reasoning}\n#### {n}"
+    text = f"Let me think: {reasoning}\n{n} + 0 = {n}\n#### {n}"
     assert format_score(text) == 1.0
     assert is_strict_correct(text, f"{n:,}")
 
@@ -368,7 +448,30 @@ ADVERSARIAL = {
     "minus": "-1" * 500_000,
     "spaces": " " * 1_000_000,
     "newlines": "\n" * 1_000_000,
+    # issue 14: digits and every separator the reader accepts, words, LaTeX nested deep, hedges, question lines
+    "space-groups": "1 000 " * 170_000,
+    "thin-groups": "1\u2009000\u2009" * 170_000,
+    "mixed-numbers": "1 1/2 " * 170_000,
+    "marker-then-digits": "#### " + "1,1 " * 250_000,
+    "marker-then-groups": "#### " + "1 000" * 200_000,
+    "words": "one hundred and " * 63_000,
+    "word-soup": "twenty-one one " * 67_000,
+    "latex-frac-nested": "\\frac{" * 167_000 + "1" + "}{2}" * 10,
+    "latex-boxed-frac": "\\boxed{" + "\\frac{1}{" * 100_000 + "2" + "}" * 100_000,
+    "braces": "{" * 500_000 + "}" * 500_000,
+    "latex-thin": "1\\,000\\," * 125_000,
+    "text-nested": "\\text{" * 150_000,
+    "hedges": "18 or 20 " * 110_000,
+    "equals": "= 1 " * 250_000,
+    "questions": "Q: 1?\n" * 170_000,
+    "checks": "Check: 1 = 1.\n" * 72_000,
+    "answer-digits": "The answer is " + "9" * 1_000_000,
+    "parens": "(" * 500_000 + "1" + ")" * 500_000,
+    "scales": "1K 1M " * 170_000,
 }
+
+#: Seconds each worst case may take (issue 14); measured here well below it, so a slow machine has room.
+WORST_CASE_SECONDS = 0.2
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
@@ -376,10 +479,15 @@ def test_linear_time_on_1mb(name):
     text = ADVERSARIAL[name]
     assert len(text) >= 900_000
     # correctness_reward is extract_final_answer plus a comparison, so timing these two covers the rewards.
-    for fn in (lambda: extract_final_answer(text), lambda: format_reward([text])):
-        start = time.perf_counter()
-        fn()
-        assert time.perf_counter() - start < 2.0, name
+    for fn in (lambda: extract_final_answer(text), lambda: format_reward([text]), lambda: normalize_number(text)):
+        best = min(_timed(fn) for _ in range(2))  # the best of two: another process may take the core once
+        assert best < WORST_CASE_SECONDS, f"{name}: {best:.3f} s"
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def test_normalize_is_fast_on_padded_strings():
@@ -430,5 +538,11 @@ def test_every_gold_solution_scores_full_marks(split, capsys):
     assert n > 0
     bad = [i for i in range(n) if correct[i] != 1.0 or fmt[i] != 1.0 or not strict[i]]
     assert not bad, f"{len(bad)} gold solutions do not score 1.0, e.g. row {bad[0]}: {solutions[bad[0]][-200:]!r}"
+    # Shifted: each solution against the next problem's gold. Only a coincidence of numbers may score 1.
+    shifted_golds = answers[1:] + answers[:1]
+    shifted = correctness_reward(solutions, shifted_golds)
+    false_pos = [i for i in range(n) if shifted[i] == 1.0 and not numbers_equal(answers[i], shifted_golds[i])]
+    assert not false_pos, f"row {false_pos[0]} scores 1 against another problem's gold"
     with capsys.disabled():
-        print(f"\n[gold check] {split}: {n} gold solutions from {folder} all score 1.0 ({elapsed:.2f} s)")
+        print(f"\n[gold check] {split}: {n} gold solutions from {folder} all score 1.0 ({elapsed:.2f} s); "
+              f"shifted: {int(sum(shifted))} score 1, all where the two golds are equal, 0 false positives")

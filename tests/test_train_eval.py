@@ -278,7 +278,7 @@ class FakeGenerator:
             self.questions.append(q)
             gold = int(self.golds[q])
             answer = gold if gold % 2 == 0 else gold + 1
-            out.append((f"Adding the two numbers.\n#### {answer}", 7, False))
+            out.append((f"Adding the two numbers: {answer} + 0 = {answer}.\n#### {answer}", 7, False))
         return out
 
 
