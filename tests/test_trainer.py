@@ -197,3 +197,26 @@ def test_two_processes_get_their_exact_slice(tmp_path, tiny_dir):
         for r in (0, 1):
             assert ranks[r]["steps"][step]["advantages"] == pytest.approx(expected[r * 6 : (r + 1) * 6], abs=1e-5)
         assert ranks[0]["steps"][step]["rank_saw_global"] == pytest.approx(global_rewards)
+
+
+def test_reward_functions_see_which_completions_ran_to_the_token_limit(tmp_path):
+    """srgrpo.rewards.cut_off_flags reads TRL's own truncation test inside a real training step: a completion is cut
+    off exactly when it has max_completion_length tokens and does not end in EOS."""
+    from srgrpo.rewards import cut_off_flags
+
+    model, tok = load_tiny()
+    seen = []
+
+    def probe(completions, completion_ids, **kwargs):
+        flags = cut_off_flags(len(completions), {**kwargs, "completion_ids": completion_ids})
+        seen.extend(zip(flags, [list(ids) for ids in completion_ids]))
+        return [0.0] * len(completions)
+
+    config = small_config(tmp_path, max_steps=2, beta=0.0, max_completion_length=16)
+    trainer = SRGRPOTrainer(model=model, processing_class=tok, reward_funcs=[probe], args=config,
+                            train_dataset=prompts_dataset())
+    trainer.train()
+    assert {flag for flag, _ in seen} == {True, False}  # both kinds occur (seeded), and None (unknown) never
+    eos = set(trainer.eos_token_ids) | {tok.pad_token_id}
+    for flag, ids in seen:
+        assert flag == (len(ids) == 16 and ids[-1] not in eos)
