@@ -392,7 +392,8 @@ def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for pkg in ("srgrpo", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "unsloth", "bitsandbytes"):
+    for pkg in ("srgrpo", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "unsloth", "unsloth_zoo",
+                "bitsandbytes"):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -510,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
             "reward_funcs": [f.__name__ for f in reward_funcs],
             "unsloth_active": unsloth_active(),
             "base_trainer_class": type(trainer).__mro__[1].__name__,  # UnslothGRPOTrainer under Unsloth
+            # trl.trainer.grpo_trainer, or the module of Unsloth's generated trainer (unsloth_compiled_cache)
+            "base_trainer_module": type(trainer).__mro__[1].__module__,
             "world_size": trainer.accelerator.num_processes,
         }
     )

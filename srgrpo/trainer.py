@@ -39,7 +39,7 @@ import torch
 
 from srgrpo.advantages import soft_advantages
 from srgrpo.config import SRGRPOConfig
-from srgrpo.unsloth_compat import grpo_base_classes
+from srgrpo.unsloth_compat import ensure_unsloth_model_methods, grpo_base_classes
 
 __all__ = ["SRGRPOTrainer", "combine_rewards"]
 
@@ -87,7 +87,10 @@ class SRGRPOTrainer(_GRPOTrainer):
         self._sr_rewards_per_func: torch.Tensor | None = None
         self._sr_prompts_seen = 0
         self._sr_prompts_truncated = 0
+        # Under Unsloth's rewritten trainer a model not loaded by Unsloth needs its for_training/for_inference.
+        ensure_unsloth_model_methods(kwargs.get("model", args[0] if args else None))
         super().__init__(*args, **kwargs)
+        ensure_unsloth_model_methods(self.model)
 
     # -- prompt length -------------------------------------------------------------------------
     def _tokenize_prompts(self, prompts: list):

@@ -11,7 +11,13 @@ SR-GRPO therefore never lets the user choose: the first thing :mod:`srgrpo.confi
 CUDA GPU is present, and only then looks the base classes up in TRL's own modules (not in names
 that an earlier ``from trl import ...`` may have frozen). On a CPU, or with
 ``SRGRPO_DISABLE_UNSLOTH=1``, Unsloth is left alone and TRL's classes are used as they are.
+
+A model that Unsloth's loader did not load (the tiny model, ``use_unsloth: never``, any plain transformers or peft
+model) lacks the ``for_training`` / ``for_inference`` methods that Unsloth's rewritten trainer calls around
+generation; :func:`ensure_unsloth_model_methods` (called by :class:`srgrpo.SRGRPOTrainer`) attaches Unsloth's own
+``FastBaseModel.for_training`` / ``for_inference`` to such a model when, and only when, TRL's trainer is Unsloth's.
 """
+
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ import importlib.util
 import os
 import sys
 
-__all__ = ["unsloth_available", "prepare_trl", "grpo_base_classes", "unsloth_active"]
+__all__ = ["unsloth_available", "prepare_trl", "grpo_base_classes", "unsloth_active", "ensure_unsloth_model_methods"]
 
 DISABLE_ENV = "SRGRPO_DISABLE_UNSLOTH"
 
@@ -67,3 +73,42 @@ def unsloth_active() -> bool:
         return False
     trainer_cls, _ = grpo_base_classes()
     return "unsloth" in trainer_cls.__name__.lower() or "unsloth" in (trainer_cls.__module__ or "").lower()
+
+
+def ensure_unsloth_model_methods(model) -> bool:
+    """Give ``model`` the ``for_training`` / ``for_inference`` methods Unsloth's rewritten trainer calls.
+
+    Unsloth's ``FastLanguageModel.from_pretrained`` binds ``FastBaseModel.for_training`` and ``for_inference`` onto
+    the model and every ``.model`` below it; the rewritten ``_generate_and_score_completions`` then calls them, so a
+    model loaded by plain transformers fails with ``'Qwen2ForCausalLM' object has no attribute 'for_training'``.
+    This binds the same functions the same way. It does nothing (and returns False) when TRL's trainer is not
+    Unsloth's, when ``model`` is not a module (a model name, which TRL loads itself), or when the model already has
+    both methods. Returns True when it attached them.
+    """
+    if model is None or isinstance(model, str) or not hasattr(model, "parameters"):
+        return False
+    if hasattr(model, "for_training") and hasattr(model, "for_inference"):
+        return False
+    if not unsloth_active():
+        return False
+    import functools
+
+    try:
+        from unsloth.models.vision import FastBaseModel
+
+        for_training, for_inference = FastBaseModel.for_training, FastBaseModel.for_inference
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(
+            "SR-GRPO: an Unsloth internal moved: unsloth.models.vision.FastBaseModel.for_training / for_inference "
+            f"({exc}). Unsloth's trainer calls model.for_training(), which a model not loaded by Unsloth lacks; "
+            "load the model with FastLanguageModel.from_pretrained or use the Unsloth version pinned in "
+            "requirements/colab-unsloth.txt."
+        ) from exc
+    m = model
+    while True:
+        m.for_training = functools.partial(for_training, m)
+        m.for_inference = functools.partial(for_inference, m)
+        if not hasattr(m, "model"):
+            break
+        m = m.model
+    return True

@@ -94,6 +94,7 @@ def test_prompt_format():
 # --- the control trainer ----------------------------------------------------------------------
 
 
+@pytest.mark.trains_with_trl
 @pytest.mark.parametrize("method", ["constant", "random_reward"])
 def test_control_trainer_replaces_the_advantages(tmp_path, tiny_dir, method):
     from datasets import Dataset
@@ -176,6 +177,7 @@ def test_figures_and_table(tmp_path):
 # --- the command line -------------------------------------------------------------------------
 
 
+@pytest.mark.trains_with_trl
 def test_cli_writes_results_and_resumes(tmp_path, python):
     output = tmp_path / "out" / "arith.json"
     cmd = [

@@ -88,6 +88,7 @@ def trained_run(workdir, env) -> tuple[Path, subprocess.CompletedProcess]:
     return out, proc
 
 
+@pytest.mark.trains_with_trl
 def test_train_smoke_outputs(trained_run, tmp_path):
     out, proc = trained_run
     assert "srgrpo: Unsloth not used" in proc.stdout
@@ -123,6 +124,7 @@ def test_train_smoke_outputs(trained_run, tmp_path):
     assert png.stat().st_size > 1000
 
 
+@pytest.mark.trains_with_trl
 def test_train_resume(trained_run, workdir, env):
     src, _ = trained_run
     out = workdir / "resumed"
@@ -139,6 +141,7 @@ def test_train_resume(trained_run, workdir, env):
     assert (out / "checkpoint-3").is_dir()
 
 
+@pytest.mark.trains_with_trl
 def test_trained_adapter_evaluates(trained_run, workdir, env, data_dir):
     out, _ = trained_run
     result = workdir / "after.json"

@@ -90,6 +90,7 @@ class ProbeTrainer(SRGRPOTrainer):
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
+@pytest.mark.trains_with_trl
 @pytest.mark.parametrize("mode", ["shared", "per_sample"])
 def test_loss_sees_the_formula_applied_to_the_rewards(tmp_path, tiny_dir, mode):
     model, tok = load_tiny(tiny_dir)
@@ -134,6 +135,7 @@ def test_loss_sees_the_formula_applied_to_the_rewards(tmp_path, tiny_dir, mode):
         assert all(abs(h["soft_advantage_mean"]) < 1e-5 for h in logged)
 
 
+@pytest.mark.trains_with_trl
 def test_completions_table_shows_sr_advantages(tmp_path, tiny_dir):
     model, tok = load_tiny(tiny_dir)
     rec = Recorder()
@@ -147,6 +149,7 @@ def test_completions_table_shows_sr_advantages(tmp_path, tiny_dir):
     assert list(trainer._logs["advantages"]) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.trains_with_trl
 def test_prompts_are_left_truncated_with_a_counting_warning(tmp_path, tiny_dir, caplog):
     model, tok = load_tiny(tiny_dir)
     rec = Recorder()
@@ -178,6 +181,7 @@ def test_trainer_refuses_a_plain_grpo_config(tmp_path, tiny_dir):
                       train_dataset=prompts_dataset(), processing_class=tok)
 
 
+@pytest.mark.trains_with_trl
 def test_two_processes_get_their_exact_slice(tmp_path, tiny_dir):
     """torchrun, 2 CPU processes (gloo): each keeps its rows of the advantages of the global batch."""
     out = tmp_path / "dist"

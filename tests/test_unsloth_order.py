@@ -76,3 +76,29 @@ def test_unsloth_left_alone_on_cpu_or_when_disabled(tmp_path, disable, gpu):
         print("unsloth" in sys.modules, base)
     """, SRGRPO_DISABLE_UNSLOTH=disable)
     assert out.split() == ["False", "GRPOTrainer"]
+
+
+def test_plain_models_left_alone_without_unsloth(tiny_dir):
+    from srgrpo.tiny import load_tiny
+    from srgrpo.unsloth_compat import ensure_unsloth_model_methods
+
+    model, _ = load_tiny(tiny_dir)
+    assert ensure_unsloth_model_methods(model) is False
+    assert not hasattr(model, "for_training") and not hasattr(model, "for_inference")
+    assert ensure_unsloth_model_methods("Qwen/Qwen2.5-1.5B-Instruct") is False  # a name: TRL loads it itself
+
+
+def test_a_moved_for_training_is_named(tmp_path):
+    # Under an "Unsloth" whose FastBaseModel is not where 2026.10.9 had it, the kit says which internal moved.
+    # (The real binding is exercised by tests/test_unsloth.py in the Unsloth environment.)
+    out = run_scenario(tmp_path, """
+        import unsloth
+        from srgrpo.tiny import load_tiny, tiny_model_dir
+        from srgrpo.unsloth_compat import ensure_unsloth_model_methods
+        model, _ = load_tiny(tiny_model_dir())
+        try:
+            ensure_unsloth_model_methods(model)
+        except RuntimeError as exc:
+            print(exc)
+    """)
+    assert "Unsloth internal moved: unsloth.models.vision.FastBaseModel.for_training" in out
