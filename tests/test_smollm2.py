@@ -175,6 +175,7 @@ def trained(smollm2_dir, workdir, env):
 
 
 @pytest.mark.slow
+@pytest.mark.trains_with_trl
 @needs_wheel
 def test_train_command_trains_smollm2_on_the_word_problems(trained):
     out, proc = trained
@@ -195,6 +196,7 @@ def test_train_command_trains_smollm2_on_the_word_problems(trained):
 
 
 @pytest.mark.slow
+@pytest.mark.trains_with_trl
 @needs_wheel
 def test_evaluate_command_with_the_trained_adapter(trained, workdir, env):
     out, _ = trained
