@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from srgrpo.runtime import atomic_write_text, library_versions
 from srgrpo.stats import mean_ci95, t_quantile_975
 
-__all__ = ["run_metadata", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable"]
+__all__ = ["run_metadata", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command"]
 
 
 def _cpu_model() -> str | None:
@@ -94,3 +94,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     or the new one, never a truncated one. Missing parent folders are created. Returns the path.
     """
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def parse_command(settings_class: type, argv: Sequence[str], name: str, description: str):
+    """Parse a lab command's ``argv`` (after its name) into its settings dataclass, with ``transformers``'
+    ``HfArgumentParser``: every field is an option, with its type, default, choices and help."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(settings_class, prog=f"python -m srgrpo.lab {name}", description=description)
+    return parser.parse_args_into_dataclasses(args=list(argv))[0]
