@@ -265,3 +265,19 @@ def test_arithmetic_checks_follow_the_numbers():
     summary["runs"]["shared(tau=0.5)"]["change"]["mean"] = 6.0
     text = arithmetic_checks(summary)
     assert "every shared run ends below the warm start:" in text and text.splitlines()[0].endswith("False")
+
+
+def test_the_scaled_learning_rate_comparison_is_the_bandits_own_runs():
+    from srgrpo.lab.bandit import run_bandit
+    from srgrpo.notebook.advantage_lab import compare_scaled_lr, format_scaled_lr
+
+    small = dict(seeds=2, steps=20, prompts=4)
+    rows = compare_scaled_lr(taus=[0.1, 2.0], lr=0.2, **small)
+    for row in rows:
+        assert row["scaled_lr"] == pytest.approx(0.2 / row["tau"])
+        fixed = run_bandit("per_sample", row["tau"], lr=0.2, **small)[:, -1].mean().item()
+        scaled = run_bandit("per_sample", row["tau"], lr=0.2 / row["tau"], **small)[:, -1].mean().item()
+        assert (row["fixed"], row["scaled"]) == (fixed, scaled)
+    # At tau = 0.1 dividing the lr by tau makes steps 10x larger: on the same bandits it ends higher.
+    assert rows[0]["scaled"] > rows[0]["fixed"]
+    assert f"{rows[0]['scaled']:.2f}" in format_scaled_lr(rows)
