@@ -9,60 +9,44 @@ the module named for it under :mod:`srgrpo.notebook`. New code imports from ther
 from __future__ import annotations
 
 from srgrpo.advantage_figures import plot_advantages, plot_binary, plot_tau_sweep
-from srgrpo.explain import (
-    advantage_table,
-    as_rewards,
-    binary_advantages,
-    fmt,
-    format_binary,
-    format_credit,
-    format_steps,
-    format_tau_limits,
-    tau_limits,
-)
+from srgrpo.explain import advantage_table, as_rewards, binary_advantages, fmt, format_binary, format_credit
+from srgrpo.explain import format_steps, format_tau_limits, tau_limits
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights
 from srgrpo.notebook.setup import PRINT_FIGURE_KWARGS, in_colab, load_results, results_file, setup_notebook
 from srgrpo.notebook.slider import FigureSlider
 from srgrpo.notebook.soft_advantage import advantage_explorer
-from srgrpo.notebook.trainer_on_cpu import (
-    arithmetic_checks,
-    arithmetic_data,
-    arithmetic_explorer,
-    arithmetic_highlights,
-    load_warm_start,
-    show_problems,
-    tiny_warm_start,
-)
+from srgrpo.notebook.trainer_on_cpu import arithmetic_checks, arithmetic_data, arithmetic_explorer
+from srgrpo.notebook.trainer_on_cpu import arithmetic_highlights, load_warm_start, show_problems, tiny_warm_start
 from srgrpo.palette import COLORS
 
-__all__ = [
+__all__ = [  # sorted
     "COLORS",
-    "PRINT_FIGURE_KWARGS",
-    "setup_notebook",
-    "in_colab",
-    "results_file",
-    "load_results",
-    "as_rewards",
-    "fmt",
-    "advantage_table",
-    "format_steps",
-    "plot_advantages",
     "FigureSlider",
+    "PRINT_FIGURE_KWARGS",
     "advantage_explorer",
-    "tau_limits",
-    "format_tau_limits",
-    "plot_tau_sweep",
-    "binary_advantages",
-    "format_binary",
-    "plot_binary",
-    "format_credit",
+    "advantage_table",
+    "arithmetic_checks",
+    "arithmetic_data",
+    "arithmetic_explorer",
+    "arithmetic_highlights",
+    "as_rewards",
     "bandit_explorer",
     "bandit_highlights",
-    "show_problems",
-    "arithmetic_data",
-    "tiny_warm_start",
+    "binary_advantages",
+    "fmt",
+    "format_binary",
+    "format_credit",
+    "format_steps",
+    "format_tau_limits",
+    "in_colab",
+    "load_results",
     "load_warm_start",
-    "arithmetic_highlights",
-    "arithmetic_explorer",
-    "arithmetic_checks",
+    "plot_advantages",
+    "plot_binary",
+    "plot_tau_sweep",
+    "results_file",
+    "setup_notebook",
+    "show_problems",
+    "tau_limits",
+    "tiny_warm_start",
 ]

@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,8 +26,8 @@ from srgrpo.lab import (
 )
 from srgrpo.lab import __main__ as lab_cli
 from srgrpo.lab.results import t_quantile_975
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 # --- methods ---------------------------------------------------------------------------------

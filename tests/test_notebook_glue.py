@@ -17,14 +17,8 @@ from srgrpo.advantage_figures import plot_advantages  # noqa: E402
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # noqa: E402
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402
-from srgrpo.notebook.trainer_on_cpu import (  # noqa: E402
-    arithmetic_checks,
-    arithmetic_data,
-    arithmetic_explorer,
-    arithmetic_highlights,
-    show_problems,
-    tiny_warm_start,
-)
+from srgrpo.notebook.trainer_on_cpu import arithmetic_checks, arithmetic_data, arithmetic_explorer  # noqa: E402
+from srgrpo.notebook.trainer_on_cpu import arithmetic_highlights, show_problems, tiny_warm_start  # noqa: E402
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]
