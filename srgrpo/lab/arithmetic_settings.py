@@ -97,9 +97,9 @@ class ArithmeticCommand(ArithmeticSettings):
                                      "<repo>/.cache)"))
 
     def settings(self) -> dict[str, Any]:
-        """The experiment's settings given on the command line (the warm-up and evaluation batch stay default)."""
+        """The experiment's settings, without the command's own options."""
         own = ArithmeticSettings.as_dict(self)
-        return {k: own[k] for k in DEFAULTS if k not in ("warm_warmup_steps", "eval_batch_size")}
+        return {k: own[k] for k in DEFAULTS}
 
 
 #: Default settings of the experiment, as a dict (see :class:`ArithmeticSettings`).
