@@ -188,23 +188,10 @@ def evaluate(
         generate = _generator(backend, model, adapter, settings, torch_dtype, device, problems, pending)
         _generate_records(generate, problems, pending, done, out_jsonl, settings["settings_id"], batch_size=batch_size,
                           desc=f"{_LABELS[dataset]} {split}", progress=progress)
-    summary = {
-        "model": model,
-        "adapter": str(Path(adapter).expanduser().resolve()) if adapter else None,
-        "dataset": dataset,
-        "split": split,
-        "limit": limit,
-        **summarize([done[i] for i in range(len(problems))]),
-        "generation": {"backend": backend, "decoding": "greedy", "max_new_tokens": max_new_tokens,
-                       "batch_size": batch_size, "dtype": settings["dtype"], "device": device},
-        "settings": settings,
-        "records_file": str(out_jsonl),
-        "resumed_records": resumed,
-        "generated_records": len(problems) - resumed,
-        "wall_seconds": round(time.time() - start, 2),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": library_versions(("srgrpo", "torch", "transformers", "peft", "vllm")),
-    }
+    generation = {"backend": backend, "decoding": "greedy", "max_new_tokens": max_new_tokens, "batch_size": batch_size,
+                  "dtype": settings["dtype"], "device": device}
+    summary = _summary(model, adapter, dataset, split, limit, [done[i] for i in range(len(problems))], generation,
+                       settings, out_jsonl, resumed, start)
     atomic_write_text(out_json, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     ci = summary["accuracy_ci95"]
     log(
@@ -212,6 +199,27 @@ def evaluate(
         f"{ci[0]:.3f}-{ci[1]:.3f}), strict {summary['strict_accuracy']:.3f}; summary {out_json}, records {out_jsonl}"
     )
     return summary
+
+
+def _summary(model, adapter, dataset, split, limit, records, generation, settings, out_jsonl: Path, resumed: int,
+             start: float) -> dict[str, Any]:
+    """The summary file's content: what was evaluated, :func:`summarize`'s numbers, how, and where the records are."""
+    return {
+        "model": model,
+        "adapter": str(Path(adapter).expanduser().resolve()) if adapter else None,
+        "dataset": dataset,
+        "split": split,
+        "limit": limit,
+        **summarize(records),
+        "generation": generation,
+        "settings": settings,
+        "records_file": str(out_jsonl),
+        "resumed_records": resumed,
+        "generated_records": len(records) - resumed,
+        "wall_seconds": round(time.time() - start, 2),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": library_versions(("srgrpo", "torch", "transformers", "peft", "vllm")),
+    }
 
 
 def _summary_path(output, model: str, adapter: str | None, split: str, dataset: str) -> Path:
