@@ -25,12 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from srgrpo.advantages import MODES, validate_mode, validate_tau
+from srgrpo.advantages import validate_mode, validate_tau
 from srgrpo.unsloth_compat import grpo_base_classes
 
 __all__ = ["SRGRPOConfig"]
 
-_GRPOTrainer, _GRPOConfig = grpo_base_classes()
+_GRPOConfig = grpo_base_classes()[1]
 
 
 def _bf16_supported() -> bool:
@@ -100,6 +100,3 @@ class SRGRPOConfig(_GRPOConfig):
             self.bf16 = _bf16_supported()
         super().__post_init__()
 
-
-# Keep the accepted values discoverable next to the class.
-SRGRPOConfig.SOFT_ADVANTAGE_MODES = MODES

@@ -39,154 +39,27 @@ detected and dropped; an index is never written twice.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from srgrpo.eval_records import (
+    SettingsMismatchError,
+    append_records,
+    generation_settings,
+    read_records,
+    summarize,
+)
+from srgrpo.runtime import atomic_write_text, library_versions
 
 __all__ = ["evaluate", "generation_settings", "read_records", "summarize", "main", "SettingsMismatchError"]
 
 
 #: Problem sets (:data:`srgrpo.word_problems.PROBLEM_SETS`) and how the logs name them.
 _LABELS = {"gsm8k": "GSM8K", "arithmetic": "Synthetic word problems"}
-
-
-class SettingsMismatchError(ValueError):
-    """The records file was written with other settings."""
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Records file
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def read_records(path: Path, settings_id: str | None = None, repair: bool = True) -> dict[int, dict[str, Any]]:
-    """Records of a JSONL file by index.
-
-    A last line without its newline, or that is not valid JSON, is the remains of an interrupted write: it is dropped
-    (and cut from the file when ``repair``). Invalid JSON anywhere else raises ``ValueError``. With ``settings_id``,
-    a record made with other settings raises :class:`SettingsMismatchError`. Duplicated indices keep the first.
-    """
-    records: dict[int, dict[str, Any]] = {}
-    if not path.is_file():
-        return records
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    tail = lines.pop()  # after the last newline: b"" for a complete file
-    good_bytes = len(data) - len(tail)
-    if tail.strip():
-        print(f"srgrpo: dropping a truncated last line of {path} (an interrupted write).", file=sys.stderr)
-    for lineno, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            if lineno == len(lines) and not tail.strip():
-                print(f"srgrpo: dropping an unreadable last line of {path}.", file=sys.stderr)
-                good_bytes -= len(raw) + 1
-                break
-            raise ValueError(f"{path}, line {lineno}: not valid JSON; the file is damaged (use a new --output)")
-        if not isinstance(rec, dict) or "index" not in rec:
-            raise ValueError(f"{path}, line {lineno}: not an evaluation record (no 'index')")
-        if settings_id is not None and rec.get("settings_id") != settings_id:
-            raise SettingsMismatchError(
-                f"{path} holds records made with other settings (settings_id {rec.get('settings_id')!r}, now "
-                f"{settings_id!r}: a different model, adapter, split, prompt, max_new_tokens, dtype or back end). "
-                "Use a new --output for these settings, or --overwrite to discard the old records."
-            )
-        records.setdefault(int(rec["index"]), rec)
-    if repair and good_bytes < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(good_bytes)
-    return records
-
-
-def _append(path: Path, records: list[dict[str, Any]]) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        f.flush()
-        os.fsync(f.fileno())
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Settings and summary
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("srgrpo", "torch", "transformers", "peft", "vllm"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-def _adapter_identity(adapter: str | None) -> dict[str, Any] | None:
-    if adapter is None:
-        return None
-    folder = Path(adapter).expanduser().resolve()
-    weights = folder / "adapter_model.safetensors"
-    ident = {"path": str(folder)}
-    if weights.is_file():
-        digest = hashlib.sha1()
-        with open(weights, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        ident["weights_sha1"] = digest.hexdigest()[:12]
-    return ident
-
-
-def generation_settings(*, model: str, adapter: str | None, split: str, data_file: str, max_new_tokens: int,
-                        dtype: str, backend: str, system_prompt: str, dataset: str = "gsm8k") -> dict[str, Any]:
-    """The settings that change a completion, and their ``settings_id`` (a short hash)."""
-    settings = {
-        "model": model,
-        "adapter": _adapter_identity(adapter),
-        **({} if dataset == "gsm8k" else {"dataset": dataset}),  # GSM8K records of earlier versions stay valid
-        "split": split,
-        "data_file": data_file,
-        "system_prompt_sha1": hashlib.sha1(system_prompt.encode()).hexdigest()[:12],
-        "decoding": "greedy",
-        "max_new_tokens": max_new_tokens,
-        "dtype": dtype,
-        "backend": backend,
-    }
-    blob = json.dumps(settings, sort_keys=True).encode()
-    settings["settings_id"] = hashlib.sha1(blob).hexdigest()[:12]
-    return settings
-
-
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy numbers of a list of records, with 95 % Wilson intervals."""
-    from srgrpo.plots import wilson_interval
-
-    n = len(records)
-    correct = sum(bool(r["correct"]) for r in records)
-    strict = sum(bool(r["strict_correct"]) for r in records)
-    fmt = sum(r.get("format_score") == 1.0 for r in records)
-    tokens = [r["num_tokens"] for r in records if r.get("num_tokens") is not None]
-    truncated = sum(bool(r.get("truncated")) for r in records)
-    return {
-        "n": n,
-        "correct": correct,
-        "accuracy": correct / n if n else 0.0,
-        "accuracy_ci95": list(wilson_interval(correct, n)),
-        "strict_correct": strict,
-        "strict_accuracy": strict / n if n else 0.0,
-        "strict_accuracy_ci95": list(wilson_interval(strict, n)),
-        "format_rate": fmt / n if n else 0.0,
-        "mean_completion_tokens": sum(tokens) / len(tokens) if tokens else None,
-        "truncated_rate": truncated / n if n else 0.0,
-    }
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -290,156 +163,178 @@ def evaluate(
     ``dataset`` is ``"gsm8k"`` or ``"arithmetic"`` (the synthetic word problems, :mod:`srgrpo.word_problems`). See
     the module docstring for the files and for resuming.
     """
-    import importlib.util
+    import torch
 
-    from srgrpo.gsm8k import SYSTEM_PROMPT
-    from srgrpo.word_problems import load_problems, problem_set_source
-    from srgrpo.rewards import correctness_reward, extract_final_answer, format_score, is_strict_correct
+    from srgrpo.models import as_dtype, default_dtype
+    from srgrpo.word_problems import load_problems
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     start = time.time()
+    out_json = _summary_path(output, model, adapter, split, dataset)
+    out_jsonl = out_json.with_suffix(".jsonl")
+    problems = load_problems(dataset, split, data_dir=data_dir, limit=limit)
+    backend = _choose_backend(use_vllm, model, log)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch_dtype = as_dtype(dtype) or default_dtype(device)
+    settings = _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend)
+    if overwrite:
+        out_jsonl.unlink(missing_ok=True)
+    done = _resumable_records(out_jsonl, settings["settings_id"], problems, log)
+    resumed = len(done)
+    pending = [i for i in range(len(problems)) if i not in done]
+    if pending:
+        generate = _generator(backend, model, adapter, settings, torch_dtype, device, problems, pending)
+        _generate_records(generate, problems, pending, done, out_jsonl, settings["settings_id"], batch_size=batch_size,
+                          desc=f"{_LABELS[dataset]} {split}", progress=progress)
+    generation = {"backend": backend, "decoding": "greedy", "max_new_tokens": max_new_tokens, "batch_size": batch_size,
+                  "dtype": settings["dtype"], "device": device}
+    summary = _summary(model, adapter, dataset, split, limit, [done[i] for i in range(len(problems))], generation,
+                       settings, out_jsonl, resumed, start)
+    atomic_write_text(out_json, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    ci = summary["accuracy_ci95"]
+    log(
+        f"{_LABELS[dataset]} {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
+        f"{ci[0]:.3f}-{ci[1]:.3f}), strict {summary['strict_accuracy']:.3f}; summary {out_json}, records {out_jsonl}"
+    )
+    return summary
+
+
+def _summary(model, adapter, dataset, split, limit, records, generation, settings, out_jsonl: Path, resumed: int,
+             start: float) -> dict[str, Any]:
+    """The summary file's content: what was evaluated, :func:`summarize`'s numbers, how, and where the records are."""
+    return {
+        "model": model,
+        "adapter": str(Path(adapter).expanduser().resolve()) if adapter else None,
+        "dataset": dataset,
+        "split": split,
+        "limit": limit,
+        **summarize(records),
+        "generation": generation,
+        "settings": settings,
+        "records_file": str(out_jsonl),
+        "resumed_records": resumed,
+        "generated_records": len(records) - resumed,
+        "wall_seconds": round(time.time() - start, 2),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": library_versions(("srgrpo", "torch", "transformers", "peft", "vllm")),
+    }
+
+
+def _summary_path(output, model: str, adapter: str | None, split: str, dataset: str) -> Path:
+    """Where the summary goes: ``output`` with a ``.json`` suffix, or the default name; its folder is created."""
     out_json = Path(output).expanduser() if output is not None else _default_output(model, adapter, split, dataset)
     if out_json.suffix != ".json":
         out_json = out_json.with_suffix(out_json.suffix + ".json") if out_json.suffix else out_json.with_suffix(".json")
-    out_jsonl = out_json.with_suffix(".jsonl")
     out_json.parent.mkdir(parents=True, exist_ok=True)
+    return out_json
 
-    problem_set = dataset
-    dataset = load_problems(problem_set, split, data_dir=data_dir, limit=limit)
-    n_total = len(dataset)
 
-    backend = "transformers"
-    if use_vllm:
-        from srgrpo.tiny import TINY_MODEL_NAME
+def _choose_backend(use_vllm: bool, model: str, log: Callable[[str], None]) -> str:
+    """``"vllm"`` when asked for, installed and not the tiny model; else ``"transformers"`` (saying why)."""
+    import importlib.util
 
-        if importlib.util.find_spec("vllm") is None:
-            log("srgrpo: --use_vllm asked but vLLM is not installed (pip install vllm, GPU only); "
-                "generating with transformers instead.")
-        elif model == TINY_MODEL_NAME:
-            log("srgrpo: the tiny model is not served with vLLM; generating with transformers instead.")
-        else:
-            backend = "vllm"
+    from srgrpo.tiny import TINY_MODEL_NAME
 
-    import torch
+    if not use_vllm:
+        return "transformers"
+    if importlib.util.find_spec("vllm") is None:
+        log("srgrpo: --use_vllm asked but vLLM is not installed (pip install vllm, GPU only); "
+            "generating with transformers instead.")
+    elif model == TINY_MODEL_NAME:
+        log("srgrpo: the tiny model is not served with vLLM; generating with transformers instead.")
+    else:
+        return "vllm"
+    return "transformers"
 
-    from srgrpo.models import _default_dtype, _as_dtype, resolve_model_path
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch_dtype = _as_dtype(dtype) or _default_dtype(device)
-    dtype_name = str(torch_dtype).replace("torch.", "")
-    settings = generation_settings(
-        model=model, adapter=adapter, split=split, data_file=problem_set_source(problem_set, split, data_dir),
-        max_new_tokens=max_new_tokens, dtype=dtype_name, backend=backend, system_prompt=SYSTEM_PROMPT,
-        dataset=problem_set,
+def _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend) -> dict[str, Any]:
+    """:func:`generation_settings` of this evaluation."""
+    from srgrpo.gsm8k import SYSTEM_PROMPT
+    from srgrpo.word_problems import problem_set_source
+
+    return generation_settings(
+        model=model, adapter=adapter, split=split, data_file=problem_set_source(dataset, split, data_dir),
+        max_new_tokens=max_new_tokens, dtype=str(torch_dtype).replace("torch.", ""), backend=backend,
+        system_prompt=SYSTEM_PROMPT, dataset=dataset,
     )
-    sid = settings["settings_id"]
 
-    if overwrite:
-        out_jsonl.unlink(missing_ok=True)
-    done = read_records(out_jsonl, settings_id=sid)
+
+def _resumable_records(out_jsonl: Path, settings_id: str, problems, log) -> dict[int, dict[str, Any]]:
+    """The records of ``out_jsonl`` made with these settings for these problems (:class:`SettingsMismatchError`
+    when the file holds other settings or other questions)."""
+    done = read_records(out_jsonl, settings_id=settings_id)
     for idx, rec in done.items():
-        if idx < n_total and rec.get("question") != dataset[idx]["question"]:
+        if idx < len(problems) and rec.get("question") != problems[idx]["question"]:
             raise SettingsMismatchError(
                 f"{out_jsonl}: record {idx} is for another question than the data now loaded; the problem "
                 "file changed. Use a new --output or --overwrite."
             )
-    pending = [i for i in range(n_total) if i not in done]
-    resumed = n_total - len(pending)
-    if resumed:
-        log(f"srgrpo: resuming {out_jsonl}: {resumed} of {n_total} problems already done, {len(pending)} to go.")
+    done = {i: r for i, r in done.items() if i < len(problems)}
+    if done:
+        log(f"srgrpo: resuming {out_jsonl}: {len(done)} of {len(problems)} problems already done, "
+            f"{len(problems) - len(done)} to go.")
+    return done
 
-    if pending:
-        if backend == "vllm":
-            path = resolve_model_path(model)
-            generator = _VLLMGenerator(path, adapter, dtype_name, max_new_tokens)
-            generate = generator
-        else:
-            from srgrpo.models import load_for_inference
 
-            lm, tokenizer = load_for_inference(model, adapter, dtype=torch_dtype, device=device)
+def _generator(backend, model, adapter, settings, torch_dtype, device, problems, pending: list[int]):
+    """``generate(messages) -> [(text, num_tokens, truncated)]`` for the back end; with transformers, ``pending`` is
+    sorted longest prompt first (batches of similar length waste less compute on padding, and running out of memory
+    shows at once)."""
+    from srgrpo.models import load_for_inference, resolve_model_path
 
-            def generate(messages):
-                return _generate_hf(lm, tokenizer, messages, max_new_tokens)
+    max_new_tokens = settings["max_new_tokens"]
+    if backend == "vllm":
+        return _VLLMGenerator(resolve_model_path(model), adapter, settings["dtype"], max_new_tokens)
+    lm, tokenizer = load_for_inference(model, adapter, dtype=torch_dtype, device=device)
+    lengths = {i: len(tokenizer.apply_chat_template(problems[i]["prompt"], tokenize=False)) for i in pending}
+    pending.sort(key=lambda i: -lengths[i])
+    return lambda messages: _generate_hf(lm, tokenizer, messages, max_new_tokens)
 
-            # Batches of similar length waste less compute on padding; the longest first, so running out of
-            # memory shows at once.
-            lengths = {i: len(tokenizer.apply_chat_template(dataset[i]["prompt"], tokenize=False)) for i in pending}
-            pending.sort(key=lambda i: -lengths[i])
 
-        from tqdm.auto import tqdm
+def _record(index: int, row: dict[str, Any], text: str, num_tokens: int, truncated: bool, settings_id: str):
+    """One problem's record: the completion and its scores (:mod:`srgrpo.rewards`)."""
+    from srgrpo.rewards import correctness_reward, extract_final_answer, format_score, is_strict_correct
 
-        bar = tqdm(total=n_total, initial=resumed, desc=f"{_LABELS[problem_set]} {split}", unit="problem", disable=not progress,
-                   dynamic_ncols=True)
-        n_correct = sum(bool(r["correct"]) for i, r in done.items() if i < n_total)
-        n_seen = resumed
-        try:
-            for b in range(0, len(pending), batch_size):
-                batch = pending[b : b + batch_size]
-                rows = [dataset[i] for i in batch]
-                outs = generate([r["prompt"] for r in rows])
-                records = []
-                for i, row, (text, ntok, truncated) in zip(batch, rows, outs):
-                    cut = bool(truncated)  # ran to max_new_tokens: only an explicit answer counts, no format credit
-                    correct = correctness_reward([text], [row["answer"]], cut_off=[cut])[0] == 1.0
-                    records.append({
-                        "index": i,
-                        "question": row["question"],
-                        "gold": row["answer"],
-                        "completion": text,
-                        "predicted": extract_final_answer(text, cut_off=cut),
-                        "correct": correct,
-                        "strict_correct": bool(is_strict_correct(text, row["answer"], cut_off=cut)),
-                        "format_score": format_score(text, cut_off=cut),
-                        "num_tokens": ntok,
-                        "truncated": bool(truncated),
-                        "settings_id": sid,
-                    })
-                _append(out_jsonl, records)
-                for rec in records:
-                    done[rec["index"]] = rec
-                n_correct += sum(r["correct"] for r in records)
-                n_seen += len(records)
-                bar.update(len(records))
-                bar.set_postfix(accuracy=f"{n_correct / n_seen:.3f}")
-        finally:
-            bar.close()
-
-    records = [done[i] for i in range(n_total)]
-    summary = {
-        "model": model,
-        "adapter": str(Path(adapter).expanduser().resolve()) if adapter else None,
-        "dataset": problem_set,
-        "split": split,
-        "limit": limit,
-        **summarize(records),
-        "generation": {
-            "backend": backend,
-            "decoding": "greedy",
-            "max_new_tokens": max_new_tokens,
-            "batch_size": batch_size,
-            "dtype": dtype_name,
-            "device": device,
-        },
-        "settings": settings,
-        "records_file": str(out_jsonl),
-        "resumed_records": resumed,
-        "generated_records": n_total - resumed,
-        "wall_seconds": round(time.time() - start, 2),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": _versions(),
+    cut = bool(truncated)  # ran to max_new_tokens: only an explicit answer counts, and no format credit
+    return {
+        "index": index,
+        "question": row["question"],
+        "gold": row["answer"],
+        "completion": text,
+        "predicted": extract_final_answer(text, cut_off=cut),
+        "correct": correctness_reward([text], [row["answer"]], cut_off=[cut])[0] == 1.0,
+        "strict_correct": bool(is_strict_correct(text, row["answer"], cut_off=cut)),
+        "format_score": format_score(text, cut_off=cut),
+        "num_tokens": num_tokens,
+        "truncated": bool(truncated),
+        "settings_id": settings_id,
     }
-    tmp = out_json.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out_json)
-    ci = summary["accuracy_ci95"]
-    log(
-        f"{_LABELS[problem_set]} {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
-        f"{ci[0]:.3f}-{ci[1]:.3f}), strict {summary['strict_accuracy']:.3f}; summary {out_json}, records {out_jsonl}"
-    )
-    return summary
+
+
+def _generate_records(generate, problems, pending, done, out_jsonl: Path, settings_id: str, *, batch_size: int,
+                      desc: str, progress: bool) -> None:
+    """Generate and score the ``pending`` problems batch by batch, appending each batch's records to ``out_jsonl``
+    and to ``done``; a progress bar shows the running accuracy."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(problems), initial=len(done), desc=desc, unit="problem", disable=not progress, dynamic_ncols=True)
+    n_correct = sum(bool(r["correct"]) for r in done.values())
+    try:
+        for b in range(0, len(pending), batch_size):
+            batch = pending[b : b + batch_size]
+            rows = [problems[i] for i in batch]
+            outs = generate([r["prompt"] for r in rows])
+            records = [_record(i, row, *out, settings_id) for i, row, out in zip(batch, rows, outs)]
+            append_records(out_jsonl, records)
+            done.update((r["index"], r) for r in records)
+            n_correct += sum(r["correct"] for r in records)
+            bar.update(len(records))
+            bar.set_postfix(accuracy=f"{n_correct / len(done):.3f}")
+    finally:
+        bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,15 +43,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import urlparse
 
 from .rewards import ANSWER_FORMAT, extract_gold_answer
+from .runtime import REPO_ROOT, atomic_write_text, env_flag, hub_offline, hub_reachable
 
 if TYPE_CHECKING:  # importing datasets takes about a second; only load_gsm8k needs it
     import datasets
@@ -85,10 +83,6 @@ HF_DATASET = "openai/gsm8k"
 HF_CONFIG = "main"
 ENV_DATA_DIR = "SRGRPO_DATA_DIR"
 
-# Seconds to wait for the hub's TCP port before giving up. Without this, datasets retries for ~25 s on a machine
-# with no network before failing.
-_HUB_PROBE_TIMEOUT = 3.0
-
 _HOW_TO_PROVIDE = (
     "To provide GSM8K: run `python -m srgrpo.gsm8k download` on a machine with network access "
     "(it writes data/gsm8k/train.jsonl and test.jsonl; copy that folder here), or set the environment variable "
@@ -107,7 +101,7 @@ class GSM8KUnavailableError(RuntimeError):
 
 
 def _package_data_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "gsm8k"
+    return REPO_ROOT / "data" / "gsm8k"
 
 
 def default_data_dir() -> Path:
@@ -116,9 +110,8 @@ def default_data_dir() -> Path:
     A checkout is recognised by ``pyproject.toml`` next to the package; an installed package lives in
     ``site-packages``, where writing data would be wrong.
     """
-    repo = Path(__file__).resolve().parent.parent
-    if (repo / "pyproject.toml").is_file():
-        return repo / "data" / "gsm8k"
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return _package_data_dir()
     return Path.cwd() / "data" / "gsm8k"
 
 
@@ -274,34 +267,14 @@ def _hub_probably_reachable() -> bool:
     Skipped (True) when a proxy is configured or offline mode is on: a direct connection says nothing about a proxy,
     and in offline mode ``datasets`` fails fast itself, or serves its own cache.
     """
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"} or os.environ.get(
-        "HF_DATASETS_OFFLINE", ""
-    ).strip().lower() in {"1", "true", "yes", "on"}:
+    if hub_offline() or env_flag("HF_DATASETS_OFFLINE"):
         return True
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
-    try:
-        with socket.create_connection((host, port), timeout=_HUB_PROBE_TIMEOUT):
-            return True
-    except OSError:
-        return False
+    return hub_reachable()
 
 
 def _write_jsonl(rows: list[dict[str, str]], path: Path) -> None:
     """Write atomically, so an interrupted download never leaves a truncated file that later looks like data."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def _hub_records(split: str) -> list[dict[str, str]]:

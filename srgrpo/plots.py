@@ -7,7 +7,7 @@ r"""Plots of training runs and of evaluation results, as ``matplotlib.figure.Fig
   are drawn faintly and an exponential moving average on top; several runs are overlaid, labelled by their folder
   names unless ``labels`` are given.
 * :func:`plot_accuracy` draws the accuracy and strict accuracy of evaluation results (the JSON summaries written by
-  :mod:`srgrpo.eval_gsm8k`, or dicts), with 95 % Wilson intervals (:func:`wilson_interval`), e.g. before/after.
+  :mod:`srgrpo.eval_gsm8k`, or dicts), with 95 % Wilson intervals (:func:`srgrpo.stats.wilson_interval`), e.g. before/after.
 
 The figures are built without ``pyplot``'s global state, so notebooks display them by returning them, and scripts
 save them with ``fig.savefig(path)``. From a shell::
@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from srgrpo.stats import ema, wilson_interval
+
 __all__ = [
     "wilson_interval",
     "ema",
@@ -38,56 +40,6 @@ __all__ = [
     "plot_accuracy",
     "main",
 ]
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Statistics
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    r"""Wilson score interval for a binomial proportion: ``(low, high)``, by default at 95 % confidence.
-
-    With :math:`\hat p = k/n` successes out of :math:`n` trials and :math:`z` the normal quantile
-    (1.96 for 95 %):
-
-    .. math::
-
-        \text{center} = \frac{\hat p + \frac{z^2}{2n}}{1 + \frac{z^2}{n}}, \qquad
-        \text{half width} = \frac{z}{1 + \frac{z^2}{n}} \sqrt{\frac{\hat p (1 - \hat p)}{n} + \frac{z^2}{4 n^2}},
-
-    and the interval is ``center -+ half width``. Unlike the normal ("Wald") interval
-    :math:`\hat p \pm z \sqrt{\hat p (1-\hat p)/n}`, it stays inside [0, 1] and does not collapse to a point when
-    :math:`k = 0` or :math:`k = n`, which matters for small evaluations. Example: 8 of 10 gives (0.490, 0.943).
-    ``n = 0`` gives the uninformative (0, 1).
-    """
-    if n < 0 or successes < 0 or successes > n:
-        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (p + z2 / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, center - half), min(1.0, center + half)
-
-
-def ema(values: Sequence[float], smooth: float = 0.8) -> list[float]:
-    """Exponential moving average as TensorBoard draws it: ``s_t = smooth * s_{t-1} + (1 - smooth) * x_t``,
-    debiased for the first points (so the curve starts at the data). NaNs are skipped (their slot repeats the
-    previous average). ``smooth=0`` returns the values unchanged."""
-    if not 0 <= smooth < 1:
-        raise ValueError(f"smooth must be in [0, 1), got {smooth}")
-    out, acc, weight = [], 0.0, 0.0
-    for x in values:
-        if x is None or (isinstance(x, float) and math.isnan(x)):
-            out.append(acc / weight if weight else float("nan"))
-            continue
-        acc = smooth * acc + (1 - smooth) * x
-        weight = smooth * weight + (1 - smooth)
-        out.append(acc / weight)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------------------

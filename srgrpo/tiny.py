@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
+
+from srgrpo.runtime import atomic_folder, cache_root
 
 __all__ = [
     "TINY_MODEL_NAME",
@@ -152,44 +152,25 @@ def build_tiny_model(tokenizer, seed: int = SEED, **overrides):
     return model
 
 
-def _default_cache() -> Path:
-    env = os.environ.get("SRGRPO_CACHE")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / ".cache"
-
-
 def tiny_model_dir(cache_dir: str | os.PathLike | None = None, rebuild: bool = False) -> Path:
     """Build the tiny model and tokenizer once and return the folder holding them.
 
     The folder is written to a temporary sibling and renamed into place, so an interrupted build
     never leaves a half-written model behind, and concurrent builders (test workers) do not clash.
     """
-    root = Path(cache_dir) if cache_dir is not None else _default_cache()
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
     target = root / "tiny-qwen2"
     stamp = target / "srgrpo_recipe.json"
     if not rebuild and stamp.is_file() and json.loads(stamp.read_text()).get("recipe") == RECIPE_VERSION:
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-qwen2-", dir=root))
-    try:
+    with atomic_folder(target, done=stamp.name) as tmp:
         tokenizer = build_tiny_tokenizer()
         model = build_tiny_model(tokenizer)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "srgrpo_recipe.json").write_text(
+        (tmp / stamp.name).write_text(
             json.dumps({"recipe": RECIPE_VERSION, "seed": SEED, "vocab_size": len(tokenizer), **TINY_CONFIG})
         )
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        try:
-            tmp.rename(target)
-        except OSError:
-            # Another process finished first; its identical build is used.
-            if not stamp.is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,3 +39,29 @@ def tiny_dir() -> Path:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+# --- an oracle for the advantage numbers the notebooks' helpers print and draw --------------------------------------
+
+
+def expected(rewards, tau):
+    """Every per-completion quantity of one group, straight from srgrpo.advantages."""
+    from srgrpo.advantages import grpo_advantages, group_zscores, soft_advantages, soft_weights
+
+    r = torch.tensor(rewards, dtype=torch.float64)
+    k = r.numel()
+    return {
+        "z": group_zscores(r, k).tolist(),
+        "weights": soft_weights(r, k, tau=tau).tolist(),
+        "shared": soft_advantages(r, k, tau=tau, mode="shared").tolist(),
+        "per_sample": soft_advantages(r, k, tau=tau, mode="per_sample").tolist(),
+        "grpo": grpo_advantages(r, k).tolist(),
+    }
+
+
+def close(a, b, tol=1e-12):
+    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=tol, abs_tol=tol) for x, y in zip(a, b))
+
+
+def bar_heights(ax):
+    return [p.get_height() for p in ax.patches]

@@ -13,8 +13,9 @@ import pytest
 
 from srgrpo import gsm8k
 from srgrpo.gsm8k import SYSTEM_PROMPT, GSM8KUnavailableError, find_data_file, load_gsm8k
+from conftest import REPO
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = REPO
 
 ROWS = [
     {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?", "answer": "3 + 4 = 7\n#### 7"},

@@ -19,9 +19,8 @@ from srgrpo.lab.tasks import (
 )
 from srgrpo.rewards import correctness_reward, extract_gold_answer
 
-from conftest import subprocess_env
+from conftest import REPO, subprocess_env
 
-REPO = Path(__file__).resolve().parents[1]
 
 # A model small enough that warm start and RL cost a second or two each.
 TINY_OVERRIDES = '{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2}'

@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,8 +26,8 @@ from srgrpo.lab import (
 )
 from srgrpo.lab import __main__ as lab_cli
 from srgrpo.lab.results import t_quantile_975
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 # --- methods ---------------------------------------------------------------------------------
@@ -263,17 +262,13 @@ def test_cli_rejects_bad_settings(tmp_path, capsys):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_cli_external_subcommands_load_only_when_present(tmp_path, monkeypatch):
-    (tmp_path / "fake_lab_command.py").write_text(
-        "def add_arguments(parser):\n    parser.add_argument('--n', type=int)\n"
-        "def main(args):\n    return args.n\n"
-    )
+def test_cli_imports_an_experiment_only_when_chosen(tmp_path, monkeypatch, capsys):
+    (tmp_path / "fake_lab_command.py").write_text("def main(argv):\n    return int(argv[1])\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(lab_cli, "EXTERNAL_COMMANDS", {
-        "fake": ("fake_lab_command", "a fake experiment"),
-        "missing": ("no_such_lab_module_xyz", "not written yet"),
-    })
+    monkeypatch.setitem(lab_cli.COMMANDS, "fake", ("fake_lab_command", "a fake experiment"))
+    assert "fake_lab_command" not in sys.modules
     assert lab_cli.main(["fake", "--n", "7"]) == 7
     assert "fake_lab_command" in sys.modules
-    commands = lab_cli.build_parser([])._subparsers._group_actions[0].choices
-    assert "fake" in commands and "missing" not in commands
+    with pytest.raises(SystemExit):
+        lab_cli.main(["no_such_experiment"])
+    assert "invalid choice" in capsys.readouterr().err

@@ -12,11 +12,10 @@ import base64
 import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 EXPECTED = [
     "01_soft_advantage.ipynb",

@@ -18,24 +18,9 @@ Quick start::
     plot_bandit(summary, tau=0.5)
 """
 
-from srgrpo.lab.bandit import (
-    DEFAULTS,
-    THRESHOLD,
-    bandit_taus,
-    compare_bandit,
-    format_table,
-    plot_bandit,
-    run_bandit,
-)
-from srgrpo.lab.methods import (
-    CONTROL_METHODS,
-    DEFAULT_TAUS,
-    METHODS,
-    SOFT_METHODS,
-    method_advantages,
-    method_grid,
-    method_label,
-)
+from srgrpo.lab.bandit import DEFAULTS, THRESHOLD, bandit_taus, compare_bandit, format_table, plot_bandit, run_bandit
+from srgrpo.lab.methods import CONTROL_METHODS, DEFAULT_TAUS, METHODS, SOFT_METHODS, method_advantages, method_grid
+from srgrpo.lab.methods import method_label
 from srgrpo.lab.results import mean_ci95, run_metadata, write_json
 
 __all__ = [

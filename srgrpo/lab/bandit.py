@@ -68,7 +68,6 @@ differences less noisy). Changing ``seeds`` changes the samples of every replica
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Any, Iterable, Sequence
@@ -79,12 +78,13 @@ from srgrpo.lab.methods import (
     CONTROL_METHODS,
     DEFAULT_TAUS,
     METHODS,
-    SOFT_METHODS,
     method_advantages,
     method_grid,
     method_label,
 )
-from srgrpo.lab.results import mean_ci95, t_quantile_975
+from srgrpo.lab.bandit_figures import THRESHOLD, bandit_taus, format_table, plot_bandit
+from srgrpo.runtime import torch_threads
+from srgrpo.stats import mean_ci95, rounded, t_quantile_975
 
 __all__ = [
     "DEFAULTS",
@@ -100,8 +100,6 @@ __all__ = [
 
 #: The bandit's default size and learning rate (see the module docstring and ``run_bandit``).
 DEFAULTS: dict[str, Any] = {"seeds": 8, "steps": 300, "prompts": 16, "answers": 10, "k": 8, "lr": 0.1, "seed": 0}
-#: The fraction of the optimum whose first crossing ``compare_bandit`` reports (``steps_to_80``).
-THRESHOLD = 0.8
 #: Steps at which ``compare_bandit`` reports the fraction of the optimum (those within the budget,
 #: plus the last step).
 DEFAULT_CHECKPOINTS: tuple[int, ...] = (0, 50, 100, 150, 300)
@@ -131,22 +129,6 @@ def _check_config(seeds, steps, prompts, answers, k, lr, seed, reward) -> float:
     if reward not in REWARDS:
         raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}.")
     return lr
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch on one thread, then restore the previous setting.
-
-    The bandit's tensors hold about a thousand numbers: splitting an operation that small across
-    threads costs more than it saves, and on a shared machine the threads wait on each other
-    (measured on 2 busy cores: 16 s for the full comparison with 2 threads, 2.4 s with one).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def run_bandit(
@@ -183,7 +165,8 @@ def run_bandit(
     """
     lr = _check_config(seeds, steps, prompts, answers, k, lr, seed, reward)
     method_label(method, tau)  # validates method and tau before any work
-    with _one_thread():
+    # About a thousand numbers per tensor: one thread beats several (see srgrpo.runtime.torch_threads).
+    with torch_threads(1):
         return _run(method, tau, seeds, steps, prompts, answers, k, lr, seed, reward)
 
 
@@ -218,10 +201,7 @@ def _run(method, tau, seeds, steps, prompts, answers, k, lr, seed, reward) -> to
 
 
 def _interval(mean: float, low: float, high: float, digits: int = 4) -> dict[str, float | None]:
-    def r(x: float) -> float | None:
-        return None if not math.isfinite(x) else round(x, digits)
-
-    return {"mean": r(mean), "low": r(low), "high": r(high)}
+    return {"mean": rounded(mean, digits), "low": rounded(low, digits), "high": rounded(high, digits)}
 
 
 def _checkpoints(steps: int, checkpoints: Iterable[int] | None) -> list[int]:
@@ -233,7 +213,7 @@ def _checkpoints(steps: int, checkpoints: Iterable[int] | None) -> list[int]:
 def summarise_curves(curves: torch.Tensor, checkpoints: Sequence[int], threshold: float = THRESHOLD) -> dict[str, Any]:
     """Checkpoints, steps to ``threshold`` and the mean curve with its band, from ``(seeds, steps+1)`` curves.
 
-    Every interval is the 95% Student-t interval over seeds (:func:`srgrpo.lab.results.mean_ci95`).
+    Every interval is the 95% Student-t interval over seeds (:func:`srgrpo.stats.mean_ci95`).
     ``steps_to_80`` averages, over the seeds that reached the threshold, the first step whose
     fraction is ``>= threshold``; ``reached`` and ``never`` count the seeds, and its mean is
     ``None`` when no seed got there (such seeds are not in the mean: read it with ``reached``).
@@ -253,7 +233,7 @@ def summarise_curves(curves: torch.Tensor, checkpoints: Sequence[int], threshold
     else:
         half = torch.full_like(mean, math.nan)
     band = {
-        name: [None if not math.isfinite(x) else round(x, 5) for x in values.tolist()]
+        name: [rounded(x, 5) for x in values.tolist()]
         for name, values in (("mean", mean), ("low", mean - half), ("high", mean + half))
     }
     return {
@@ -340,122 +320,3 @@ def compare_bandit(
         if progress is not None:
             progress(label, runs[label])
     return {"config": config, "runs": runs}
-
-
-def bandit_taus(summary: dict[str, Any]) -> list[float]:
-    """The temperatures of a summary's soft runs, sorted (the values a notebook slider offers)."""
-    return sorted({run["tau"] for run in summary["runs"].values() if run["method"] in SOFT_METHODS})
-
-
-def _same_tau(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def _style(run: dict[str, Any], taus: list[float]) -> dict[str, Any]:
-    """Line style of a run: GRPO black, shared blue dashed, per_sample orange, controls grey."""
-    from matplotlib import colormaps
-
-    method = run["method"]
-    if method == "grpo":
-        return {"color": "black", "linestyle": "-", "linewidth": 2.2}
-    if method == "constant":
-        return {"color": "0.45", "linestyle": ":", "linewidth": 2.0}
-    if method == "random_reward":
-        return {"color": "0.45", "linestyle": "-.", "linewidth": 1.6}
-    # A tau keeps its shade whatever subset is drawn, so a slider does not repaint the legend.
-    rank = next((i for i, t in enumerate(taus) if _same_tau(t, run["tau"])), 0)
-    shade = 0.45 + 0.5 * (rank / max(len(taus) - 1, 1))
-    if method == "shared":
-        return {"color": colormaps["Blues"](shade), "linestyle": "--", "linewidth": 1.6}
-    return {"color": colormaps["Oranges"](shade), "linestyle": "-", "linewidth": 1.6}
-
-
-def plot_bandit(
-    summary: dict[str, Any],
-    tau: float | None = None,
-    path=None,
-    *,
-    ax=None,
-    title: str | None = None,
-    bands: bool = True,
-):
-    """Draw the mean learning curves of a :func:`compare_bandit` summary, with 95% bands.
-
-    Args:
-        summary: what :func:`compare_bandit` returned (or its ``"summary"`` read back from JSON).
-        tau: if given, draw the soft methods at this temperature only (GRPO and the controls are
-            always drawn): what a notebook's tau slider calls.
-        path: if given, save the figure there (the format follows the suffix, e.g. ``.png``).
-        ax: draw into these axes instead of a new figure.
-        title: the axes' title (default: the run's size).
-        bands: shade each curve's 95% interval over seeds.
-
-    Returns:
-        The ``matplotlib.figure.Figure`` (built without pyplot, so it never lingers in global
-        state; a notebook displays it by leaving it as a cell's last expression).
-
-    Raises:
-        ValueError: ``tau`` matches none of the summary's soft runs.
-    """
-    from matplotlib.figure import Figure
-
-    taus = bandit_taus(summary)
-    runs = list(summary["runs"].values())
-    if tau is not None:
-        if taus and not any(_same_tau(t, float(tau)) for t in taus):
-            raise ValueError(f"no soft run with tau={tau:g} in this summary; it has tau in {taus}.")
-        runs = [r for r in runs if r["method"] not in SOFT_METHODS or _same_tau(r["tau"], float(tau))]
-    if ax is None:
-        fig = Figure(figsize=(8, 5), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    for run in runs:
-        mean = run["curve"]["mean"]
-        steps = range(len(mean))
-        style = _style(run, taus)
-        label = run["label"] + (" (control)" if run.get("control") else "")
-        ax.plot(steps, mean, label=label, **style)
-        low, high = run["curve"]["low"], run["curve"]["high"]
-        if bands and low and all(v is not None for v in low + high):
-            ax.fill_between(steps, low, high, color=style["color"], alpha=0.12, linewidth=0)
-    ax.axhline(THRESHOLD, color="0.6", linewidth=0.8, linestyle=(0, (4, 4)))
-    ax.text(0, THRESHOLD, f" {THRESHOLD:.0%} of optimum", va="bottom", ha="left", fontsize=8, color="0.4")
-    cfg = summary.get("config", {})
-    if title is None and cfg:
-        title = (
-            f"Bandit: {cfg.get('prompts')} prompts x {cfg.get('answers')} answers, K={cfg.get('k')}, "
-            f"lr={cfg.get('lr')}, {cfg.get('seeds')} seeds (mean, 95% band)"
-        )
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.set_xlabel("policy-gradient step")
-    ax.set_ylabel("expected reward / optimum")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right", ncol=2 if len(runs) > 6 else 1)
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
-
-
-def format_table(summary: dict[str, Any]) -> str:
-    """A plain-text table of a summary: fraction of the optimum at each checkpoint, steps to 80%."""
-    points = summary["config"]["checkpoints"]
-    runs = list(summary["runs"].values())
-    width = max([len("method")] + [len(r["label"]) + (10 if r.get("control") else 0) for r in runs])
-    head = f"{'method':<{width}}  " + "  ".join(f"{'@' + str(p):>6}" for p in points) + "   steps to 80% (reached)"
-    lines = [head, "-" * len(head)]
-    for run in runs:
-        label = run["label"] + (" (control)" if run.get("control") else "")
-        cells = "  ".join(f"{c['mean']:6.3f}" for c in run["checkpoints"])
-        s80 = run["steps_to_80"]
-        n = s80["reached"] + s80["never"]
-        if s80["reached"] == 0:
-            reach = f"never (0/{n})"
-        elif s80["low"] is None:
-            reach = f"{s80['mean']:.0f} ({s80['reached']}/{n})"
-        else:
-            reach = f"{s80['mean']:.0f} [{s80['low']:.0f}, {s80['high']:.0f}] ({s80['reached']}/{n})"
-        lines.append(f"{label:<{width}}  {cells}   {reach}")
-    return "\n".join(lines)

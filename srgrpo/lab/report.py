@@ -15,17 +15,19 @@ results it cites.
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+from srgrpo.lab.results import parse_command
+from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
 
 __all__ = ["START", "END", "bandit_markdown", "arithmetic_markdown", "results_markdown", "update_readme",
-           "add_arguments", "main"]
+           "ReportCommand", "main"]
 
 START = "<!-- lab-results:start -->"
 END = "<!-- lab-results:end -->"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _interval(stat: dict[str, Any] | None, fmt: str = "{:.2f}") -> str:
@@ -79,7 +81,7 @@ def arithmetic_markdown(summary: dict[str, Any]) -> str:
 
 def results_markdown(results_dir: Path | str | None = None) -> str:
     """The README block: each committed lab result as a table with its command and figure."""
-    folder = Path(results_dir) if results_dir is not None else REPO / "data" / "results"
+    folder = Path(results_dir) if results_dir is not None else RESULTS_DIR
     parts = []
     bandit = folder / "bandit.json"
     if bandit.is_file():
@@ -108,7 +110,7 @@ def update_readme(readme: Path | str | None = None, results_dir: Path | str | No
 
     With ``check=True`` nothing is written. Raises ``ValueError`` when the markers are missing.
     """
-    path = Path(readme) if readme is not None else REPO / "README.md"
+    path = Path(readme) if readme is not None else REPO_ROOT / "README.md"
     text = path.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{path} has no {START} ... {END} block to fill; add the two markers where the tables go.")
@@ -122,13 +124,17 @@ def update_readme(readme: Path | str | None = None, results_dir: Path | str | No
     return False
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--readme", type=Path, default=REPO / "README.md", help="README to update")
-    parser.add_argument("--results", type=Path, default=REPO / "data" / "results", help="folder of results JSON")
-    parser.add_argument("--check", action="store_true", help="only check; exit 1 if the README is stale")
+@dataclass
+class ReportCommand:
+    """The options of ``python -m srgrpo.lab report``."""
+
+    readme: str = field(default=str(REPO_ROOT / "README.md"), metadata={"help": "README to update"})
+    results: str = field(default=str(RESULTS_DIR), metadata={"help": "folder of results JSON"})
+    check: bool = field(default=False, metadata={"help": "only check; exit 1 if the README is stale"})
 
 
-def main(args: argparse.Namespace) -> int:
+def main(argv: Sequence[str] = ()) -> int:
+    args = parse_command(ReportCommand, argv, "report", "Write the committed lab results into the README's tables.")
     try:
         fresh = update_readme(args.readme, args.results, check=args.check)
     except ValueError as err:

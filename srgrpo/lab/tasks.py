@@ -43,7 +43,7 @@ is encoded alone (as TRL does before generating) or followed by its solution.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 __all__ = [
     "NAMES",
@@ -55,6 +55,7 @@ __all__ = [
     "format_prompt",
     "format_completion",
     "flawed_solution",
+    "prompt_dataset",
 ]
 
 NAMES: tuple[str, ...] = (
@@ -346,3 +347,13 @@ def format_prompt(question: str) -> str:
 def format_completion(solution: str) -> str:
     """The text the model should write after the prompt (a space, then the solution)."""
     return f" {solution}"
+
+
+def prompt_dataset(problems: Sequence[dict[str, Any]]):
+    """Problems as a ``datasets.Dataset`` of ``prompt`` (:func:`format_prompt`) and ``answer``: what TRL trains on."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({
+        "prompt": [format_prompt(p["question"]) for p in problems],
+        "answer": [p["answer"] for p in problems],
+    })

@@ -1,0 +1,13 @@
+"""Notebook glue: the layer between the kit and its notebooks, one module per notebook (as d2l marks its helpers).
+
+The notebooks import from here and define no logic of their own. Each module is named for the notebook it serves and
+holds what only that notebook needs, re-exporting the rest of what the notebook calls from the layers below:
+
+- :mod:`srgrpo.notebook.setup`: what every notebook calls first (:func:`setup_notebook`, the committed results);
+- :mod:`srgrpo.notebook.slider`: the one :class:`FigureSlider` and its factory :func:`tau_slider`;
+- :mod:`srgrpo.notebook.soft_advantage`: notebook 1, ``01_soft_advantage``;
+- :mod:`srgrpo.notebook.advantage_lab`: notebook 2, ``02_advantage_lab``;
+- :mod:`srgrpo.notebook.trainer_on_cpu`: notebook 3, ``03_trainer_on_cpu``.
+
+Nothing below this layer imports it (an import-linter contract in ``pyproject.toml`` checks that).
+"""
