@@ -353,7 +353,8 @@ def test_eval_cli_errors(tmp_path, monkeypatch, capsys, data_dir):
 def test_no_preset_picks_the_one_for_this_machine(capsys):
     from srgrpo.train import parse_args
 
-    # CPU here: the quickstart's bare `python -m srgrpo.train` must be the offline smoke run.
+    # CPU here: the quickstart's bare `python -m srgrpo.train` is the CPU main job, a real model on easy problems.
     script, args = parse_args([])
-    assert Path(script.preset).stem == "tiny_cpu" and script.model_name == "tiny"
-    assert "using 'tiny_cpu'" in capsys.readouterr().out
+    assert Path(script.preset).stem == "smollm2_cpu" and script.model_name == "smollm2"
+    assert script.dataset == "arithmetic" and args.use_cpu
+    assert "using 'smollm2_cpu'" in capsys.readouterr().out
