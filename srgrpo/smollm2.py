@@ -33,11 +33,9 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
-from srgrpo.runtime import cache_root, hub_reachable
+from srgrpo.runtime import atomic_folder, cache_root, hub_reachable
 
 __all__ = [
     "SMOLLM2_MODEL_NAME",
@@ -141,25 +139,12 @@ def smollm2_model_dir(cache_dir: str | Path | None = None, rebuild: bool = False
     target = root / _FOLDER
     if not rebuild and _stamp_matches(target, source):
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{_FOLDER}-", dir=root))
-    try:
+    with atomic_folder(target, done=_STAMP) as tmp:
         _convert(Path(str(source["path"])), tmp)
         files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
         stamp = {"recipe": _RECIPE, "source": {k: source[k] for k in ("package", "version", "size")},
                  "gguf": source["path"], "hub_id": SMOLLM2_HUB_ID, "files": files}
         (tmp / _STAMP).write_text(json.dumps(stamp, indent=1))
-        tmp.chmod(0o755)  # mkdtemp makes the folder private; the cache is an ordinary folder
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        try:
-            tmp.rename(target)
-        except OSError:
-            # Another process finished the same build first: use it, if it is whole.
-            if not _stamp_matches(target, source):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -22,21 +22,18 @@ generation; :func:`ensure_unsloth_model_methods` (called by :class:`srgrpo.SRGRP
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
+
+from srgrpo.runtime import env_flag
 
 __all__ = ["unsloth_available", "prepare_trl", "grpo_base_classes", "unsloth_active", "ensure_unsloth_model_methods"]
 
 DISABLE_ENV = "SRGRPO_DISABLE_UNSLOTH"
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def unsloth_available() -> bool:
     """True when Unsloth is installed, a CUDA GPU is visible, and ``SRGRPO_DISABLE_UNSLOTH`` is not set."""
-    if _truthy(os.environ.get(DISABLE_ENV)):
+    if env_flag(DISABLE_ENV):
         return False
     if importlib.util.find_spec("unsloth") is None:
         return False
