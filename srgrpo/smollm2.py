@@ -18,7 +18,7 @@ Why a converted folder, built once
 De-quantising takes 15-30 s, and a model loaded from GGUF is marked quantised, so ``save_pretrained`` refuses it
 and peft, TRL and Unsloth would each have to repeat the conversion. :func:`smollm2_model_dir` therefore converts once:
 it builds a fresh model from the GGUF's config with the ``quantization_config`` removed, loads the de-quantised state
-dict into it (every key matches), and saves a normal float32 safetensors folder (about 517 MB) with the tokenizer.
+dict into it (every key matches), and saves a normal float32 safetensors folder (about 538 MB) with the tokenizer.
 Every path of the kit (``load_policy`` with LoRA or without, the train and evaluate commands,
 ``load_for_inference``) then loads that folder as it would load a hub model.
 
