@@ -203,6 +203,7 @@ def test_two_processes_get_their_exact_slice(tmp_path, tiny_dir):
         assert ranks[0]["steps"][step]["rank_saw_global"] == pytest.approx(global_rewards)
 
 
+@pytest.mark.trains_with_trl
 def test_reward_functions_see_which_completions_ran_to_the_token_limit(tmp_path):
     """srgrpo.rewards.cut_off_flags reads TRL's own truncation test inside a real training step: a completion is cut
     off exactly when it has max_completion_length tokens and does not end in EOS."""

@@ -179,6 +179,11 @@ def child_env(tmp: Path) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "TMPDIR": str(tmp),
         "UNSLOTH_COMPILE_LOCATION": str(tmp / "unsloth_compiled_cache"),
+        # torch 2.13 reads the variable CI to turn a deprecation warning (a custom op returning an aliased output)
+        # into an error (torch._functorch.config.error_on_custom_op_aliasing). Its own inductor op alloc_from_pool
+        # trips it when compiling unsloth_zoo's patched causal mask (beta > 0 runs), so under CI=true, as the
+        # project's CI runs, the rewrite failed where a user's machine only warns. Keep the user's behaviour.
+        "TORCHINDUCTOR_ERROR_ON_CUSTOM_OP_ALIASING": "0",
     })
     return env
 
