@@ -44,7 +44,9 @@ What a reward function can know about cut-offs
 The text TRL passes is decoded with ``skip_special_tokens=True``, so whether the model emitted EOS is not in it.
 TRL 1.16's ``GRPOTrainer._calculate_rewards`` also passes ``completion_ids`` (cut after the first EOS, which they keep),
 ``trainer_state`` (no generation settings), the dataset's columns, and its own bound methods ``log_extra`` /
-``log_metric``. :func:`cut_off_flags` uses TRL's own test (``mask_truncated_completions``: the last id is neither an
+``log_metric``. :class:`srgrpo.SRGRPOTrainer` adds a ``cut_off`` column (TRL's own test, computed from the ids; it is
+the only source under trl 1.15, Unsloth's version, which passes neither ``log_extra`` nor anything else that
+tells). Without it, :func:`cut_off_flags` uses TRL's own test (``mask_truncated_completions``: the last id is neither an
 EOS nor the pad id), reading ``eos_token_ids`` from the trainer that ``log_extra`` is bound to. A caller that knows
 better passes ``cut_off=[...]`` (evaluation does). Where neither is available (another trainer, a plain call) the
 text decides: :func:`srgrpo.answers.looks_cut_off`, and for the format reward the rule that the answer line must be the

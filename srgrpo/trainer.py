@@ -129,6 +129,12 @@ class SRGRPOTrainer(_GRPOTrainer):
         return soft_advantages(rewards, num_generations, tau=self.args.tau, mode=self.args.soft_advantage)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        # Reward functions get a `cut_off` column: True where the completion ran to the token limit (TRL's own test:
+        # it does not end in EOS or padding). The decoded text cannot show it, and trl 1.15, the version Unsloth
+        # runs, passes nothing else that does; a reward that pays for stopping needs it (srgrpo.rewards).
+        stops = {*self.eos_token_ids, self._tokenizer.pad_token_id}
+        inputs = [{**example, "cut_off": len(ids) > 0 and int(ids[-1]) not in stops}
+                  for example, ids in zip(inputs, completion_ids_list)]
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._sr_rewards_per_func = rewards_per_func  # gathered over all processes
         return rewards_per_func

@@ -205,16 +205,19 @@ def test_two_processes_get_their_exact_slice(tmp_path, tiny_dir):
 
 @pytest.mark.trains_with_trl
 def test_reward_functions_see_which_completions_ran_to_the_token_limit(tmp_path):
-    """srgrpo.rewards.cut_off_flags reads TRL's own truncation test inside a real training step: a completion is cut
-    off exactly when it has max_completion_length tokens and does not end in EOS."""
+    """Inside a real training step, reward functions learn which completions ran to the token limit: SRGRPOTrainer's
+    `cut_off` column and srgrpo.rewards.cut_off_flags (TRL's own kwargs) agree, and a completion is cut off exactly
+    when it has max_completion_length tokens and does not end in EOS."""
     from srgrpo.rewards import cut_off_flags
 
     model, tok = load_tiny()
     seen = []
 
     def probe(completions, completion_ids, **kwargs):
-        flags = cut_off_flags(len(completions), {**kwargs, "completion_ids": completion_ids})
-        seen.extend(zip(flags, [list(ids) for ids in completion_ids]))
+        # SRGRPOTrainer passes the flags as a `cut_off` column; without it, cut_off_flags reads TRL's own kwargs.
+        without_column = {k: v for k, v in kwargs.items() if k != "cut_off"}
+        assert cut_off_flags(len(completions), {**without_column, "completion_ids": completion_ids}) == kwargs["cut_off"]
+        seen.extend(zip(kwargs["cut_off"], [list(ids) for ids in completion_ids]))
         return [0.0] * len(completions)
 
     config = small_config(tmp_path, max_steps=2, beta=0.0, max_completion_length=16)

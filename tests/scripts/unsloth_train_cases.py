@@ -49,7 +49,14 @@ def run_case(mode: str, beta: float) -> dict:
 
     returned: list[list] = []  # one entry per reward-function call: (completion ids, values)
 
+    stops: set = set()  # EOS and padding ids, filled once the tokenizer is loaded
+
     def text_len(completions, completion_ids, **kwargs):
+        # SRGRPOTrainer's `cut_off` column reaches reward functions under Unsloth's rewrite too (trl 1.15 has no
+        # other way to tell them): cut off = 12 tokens (max_completion_length) without EOS.
+        expected = [len(ids) == 12 and ids[-1] not in stops for ids in completion_ids]
+        if kwargs.get("cut_off") != expected:
+            raise AssertionError(f"cut_off column {kwargs.get('cut_off')} != {expected}")
         out = [float(len(c[0]["content"]) % 7) for c in completions]
         returned.append(("text_len", [tuple(c) for c in completion_ids], out))
         return out
@@ -74,6 +81,7 @@ def run_case(mode: str, beta: float) -> dict:
         max_prompt_length=MAX_PROMPT if truncate else None,
     )
     model, tok = load_tiny(tiny_model_dir())
+    stops.update({tok.eos_token_id, tok.pad_token_id, model.generation_config.eos_token_id})
     dataset = Dataset.from_list(
         [{"prompt": [{"role": "user", "content": f"Ava has {i} apples and buys {i + 3} more. How many?"}]}
          for i in range(16)]
