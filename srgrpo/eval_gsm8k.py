@@ -51,8 +51,10 @@ from srgrpo.eval_records import (
     append_records,
     generation_settings,
     read_records,
+    score_record,
     summarize,
 )
+from srgrpo.generation import generate_greedy
 from srgrpo.runtime import atomic_write_text, library_versions
 from srgrpo.word_problems import PROBLEM_SETS, load_problems
 
@@ -64,38 +66,6 @@ __all__ = ["evaluate", "generation_settings", "read_records", "summarize", "main
 # --------------------------------------------------------------------------------------------------------------------
 # Generation back ends
 # --------------------------------------------------------------------------------------------------------------------
-
-
-def _generate_hf(model, tokenizer, messages: list[list[dict]], max_new_tokens: int) -> list[tuple[str, int, bool]]:
-    """Greedy completions of a batch of chat prompts: ``(text, num_tokens, hit_max_new_tokens)`` each."""
-    import torch
-
-    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
-    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    with torch.inference_mode():
-        out = model.generate(
-            **enc,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    new = out[:, enc["input_ids"].shape[1]:]
-    stop_ids = {tokenizer.pad_token_id, tokenizer.eos_token_id}
-    eos = model.generation_config.eos_token_id
-    stop_ids.update(eos if isinstance(eos, (list, tuple)) else [eos])
-    stop_ids.discard(None)
-    results = []
-    for row in new.tolist():
-        n = 0
-        for tok in row:
-            if tok in stop_ids:
-                break
-            n += 1
-        results.append((tokenizer.decode(row[:n], skip_special_tokens=True), n, n >= max_new_tokens))
-    return results
 
 
 class _VLLMGenerator:
@@ -289,27 +259,7 @@ def _generator(backend, model, adapter, settings, torch_dtype, device, problems,
     lm, tokenizer = load_for_inference(model, adapter, dtype=torch_dtype, device=device)
     lengths = {i: len(tokenizer.apply_chat_template(problems[i]["prompt"], tokenize=False)) for i in pending}
     pending.sort(key=lambda i: -lengths[i])
-    return lambda messages: _generate_hf(lm, tokenizer, messages, max_new_tokens)
-
-
-def _record(index: int, row: dict[str, Any], text: str, num_tokens: int, truncated: bool, settings_id: str):
-    """One problem's record: the completion and its scores (:mod:`srgrpo.rewards`)."""
-    from srgrpo.rewards import correctness_reward, extract_final_answer, format_score, is_strict_correct
-
-    cut = bool(truncated)  # ran to max_new_tokens: only an explicit answer counts, and no format credit
-    return {
-        "index": index,
-        "question": row["question"],
-        "gold": row["answer"],
-        "completion": text,
-        "predicted": extract_final_answer(text, cut_off=cut),
-        "correct": correctness_reward([text], [row["answer"]], cut_off=[cut])[0] == 1.0,
-        "strict_correct": bool(is_strict_correct(text, row["answer"], cut_off=cut)),
-        "format_score": format_score(text, cut_off=cut),
-        "num_tokens": num_tokens,
-        "truncated": bool(truncated),
-        "settings_id": settings_id,
-    }
+    return lambda messages: generate_greedy(lm, tokenizer, messages, max_new_tokens)
 
 
 def _generate_records(generate, problems, pending, done, out_jsonl: Path, settings_id: str, *, batch_size: int,
@@ -325,7 +275,7 @@ def _generate_records(generate, problems, pending, done, out_jsonl: Path, settin
             batch = pending[b : b + batch_size]
             rows = [problems[i] for i in batch]
             outs = generate([r["prompt"] for r in rows])
-            records = [_record(i, row, *out, settings_id) for i, row, out in zip(batch, rows, outs)]
+            records = [score_record(i, row, *out, settings_id) for i, row, out in zip(batch, rows, outs)]
             append_records(out_jsonl, records)
             done.update((r["index"], r) for r in records)
             n_correct += sum(r["correct"] for r in records)

@@ -17,7 +17,7 @@ from typing import Any
 
 from srgrpo.stats import wilson_interval
 
-__all__ = ["SettingsMismatchError", "read_records", "append_records", "generation_settings", "summarize"]
+__all__ = ["SettingsMismatchError", "read_records", "append_records", "generation_settings", "score_record", "summarize"]
 
 
 class SettingsMismatchError(ValueError):
@@ -119,6 +119,34 @@ def generation_settings(*, model: str, adapter: str | None, split: str, data_fil
     return settings
 
 
+def score_record(index: int, row: dict[str, Any], text: str, num_tokens: int, truncated: bool,
+                 settings_id: str | None = None) -> dict[str, Any]:
+    """One problem's record: the completion and its scores (:mod:`srgrpo.rewards`).
+
+    ``row`` is a problem (``question``, ``answer``); ``truncated``: the completion ran to ``max_new_tokens``, so only
+    an explicit answer counts and it gets no format credit. ``any_answer_line``: a ``#### N`` line anywhere, whether
+    or not the completion stopped after it (the strict format is ``format_score == 1.0``).
+    """
+    from srgrpo.rewards import (correctness_reward, extract_final_answer, format_score, has_answer_line,
+                                is_strict_correct)
+
+    cut = bool(truncated)
+    return {
+        "index": index,
+        "question": row["question"],
+        "gold": row["answer"],
+        "completion": text,
+        "predicted": extract_final_answer(text, cut_off=cut),
+        "correct": correctness_reward([text], [row["answer"]], cut_off=[cut])[0] == 1.0,
+        "strict_correct": bool(is_strict_correct(text, row["answer"], cut_off=cut)),
+        "format_score": format_score(text, cut_off=cut),
+        "any_answer_line": has_answer_line(text),
+        "num_tokens": num_tokens,
+        "truncated": cut,
+        "settings_id": settings_id,
+    }
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy numbers of a list of records, with 95 % Wilson intervals."""
     n = len(records)
@@ -136,6 +164,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "strict_accuracy": strict / n if n else 0.0,
         "strict_accuracy_ci95": list(wilson_interval(strict, n)),
         "format_rate": fmt / n if n else 0.0,
+        "answer_line_rate": sum(bool(r.get("any_answer_line")) for r in records) / n if n else 0.0,
         "mean_completion_tokens": sum(tokens) / len(tokens) if tokens else None,
         "truncated_rate": truncated / n if n else 0.0,
     }

@@ -80,6 +80,7 @@ __all__ = [
     "cut_off_flags",
     "format_reward",
     "format_score",
+    "has_answer_line",
     "is_strict_correct",
 ]
 
@@ -170,6 +171,13 @@ def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
     """
     flags = cut_off_flags(len(completions), kwargs)
     return [format_score(c, cut_off=cut) for c, cut in zip(completions, flags)]
+
+
+def has_answer_line(text: Any) -> bool:
+    """True if some line of the completion is ``#### <number>`` (leading spaces allowed), wherever it stands and
+    whether or not the generation stopped after it: the loose format count, beside :func:`format_score`'s strict one."""
+    text = completion_to_text(text)
+    return any(_STRICT_ANSWER_LINE_RE.fullmatch(line.strip()) for line in text.splitlines())
 
 
 def is_strict_correct(text: Any, gold: Any, cut_off: bool | None = None) -> bool:

@@ -3,7 +3,8 @@
 The helpers now live by what they are: the numbers and text of the soft advantage in :mod:`srgrpo.explain`, its
 figures in :mod:`srgrpo.advantage_figures` (colours in :mod:`srgrpo.palette`), the slider in
 :mod:`srgrpo.notebook.slider`, notebook setup in :mod:`srgrpo.notebook.setup`, and each notebook's own helpers in
-the module named for it under :mod:`srgrpo.notebook`. New code imports from there.
+the module named for it under :mod:`srgrpo.notebook`. New code imports from there. (The helpers of the retired
+from-scratch arithmetic lab went with it; notebook 3's are in :mod:`srgrpo.notebook.trainer_on_cpu`.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights
 from srgrpo.notebook.setup import PRINT_FIGURE_KWARGS, in_colab, load_results, results_file, setup_notebook
 from srgrpo.notebook.slider import FigureSlider
 from srgrpo.notebook.soft_advantage import advantage_explorer
-from srgrpo.notebook.trainer_on_cpu import arithmetic_checks, arithmetic_data, arithmetic_explorer
-from srgrpo.notebook.trainer_on_cpu import arithmetic_highlights, load_warm_start, show_problems, tiny_warm_start
 from srgrpo.palette import COLORS
 
 __all__ = [  # sorted
@@ -25,10 +24,6 @@ __all__ = [  # sorted
     "PRINT_FIGURE_KWARGS",
     "advantage_explorer",
     "advantage_table",
-    "arithmetic_checks",
-    "arithmetic_data",
-    "arithmetic_explorer",
-    "arithmetic_highlights",
     "as_rewards",
     "bandit_explorer",
     "bandit_highlights",
@@ -40,13 +35,10 @@ __all__ = [  # sorted
     "format_tau_limits",
     "in_colab",
     "load_results",
-    "load_warm_start",
     "plot_advantages",
     "plot_binary",
     "plot_tau_sweep",
     "results_file",
     "setup_notebook",
-    "show_problems",
     "tau_limits",
-    "tiny_warm_start",
 ]

@@ -17,8 +17,7 @@ from srgrpo.advantage_figures import plot_advantages  # noqa: E402
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # noqa: E402
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402
-from srgrpo.notebook.trainer_on_cpu import arithmetic_checks, arithmetic_data, arithmetic_explorer  # noqa: E402
-from srgrpo.notebook.trainer_on_cpu import arithmetic_highlights, show_problems, tiny_warm_start  # noqa: E402
+from srgrpo.notebook.trainer_on_cpu import live_report, live_settings, real_conclusions, real_highlights  # noqa: E402
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]
@@ -180,85 +179,63 @@ def test_results_file_finds_committed_results_and_explains_a_missing_one():
         results_file("nope.json")
 
 
-def fake_arithmetic_summary():
-    def run(label, method, tau, after, change, rewards):
-        return {
-            "label": label, "method": method, "tau": tau, "control": method in ("constant", "random_reward"),
-            "complete": True, "per_seed": {"0": {"after": after}, "1": {"after": after}},
-            "before": {"mean": 30.0, "low": 30.0, "high": 30.0},
-            "after": {"mean": after, "low": after - 1, "high": after + 1},
-            "change": {"mean": change, "low": change - 1, "high": change + 1},
-            "wall_s": {"mean": 60.0, "low": 50.0, "high": 70.0},
-            "curve": {"step": [1, 2, 3], "mean": rewards, "low": rewards, "high": rewards},
-        }
+def fake_real_summary():
+    """A real-lab summary built by the lab's own comparison from made-up runs (3 seeds a method)."""
+    from srgrpo.lab.real_comparison import compare
 
-    return {
-        "config": {"n_heldout": 200, "rl_steps": 3, "prompts_per_step": 16, "num_generations": 8,
-                   "learning_rate": 5e-4, "temperature": 1.0, "beta": 0.0, "seeds": 2},
-        "seeds": [0, 1],
-        "warm_start": {"steps": 400, "accuracy": 30.0},
-        "runs": {
-            "grpo": run("grpo", "grpo", None, 35.0, 5.0, [0.3, 0.32, 0.35]),
-            "shared(tau=0.5)": run("shared(tau=0.5)", "shared", 0.5, 20.0, -10.0, [0.3, 0.25, 0.2]),
-            "per_sample(tau=0.5)": run("per_sample(tau=0.5)", "per_sample", 0.5, 34.0, 4.0, [0.3, 0.31, 0.33]),
-            "per_sample(tau=1)": run("per_sample(tau=1)", "per_sample", 1.0, 33.0, 3.0, [0.3, 0.3, 0.31]),
-            "constant": run("constant", "constant", None, 25.0, -5.0, [0.3, 0.28, 0.27]),
-        },
-    }
+    def heldout(accuracy, strict):
+        rates = {"accuracy": accuracy, "strict_format": strict, "answer_line": strict, "stopped": 90.0}
+        return {"n": 200, **{k: {"count": int(2 * v), "percent": v, "ci95": [0, 100]} for k, v in rates.items()},
+                "mean_tokens": 30.0}
+
+    def runs(label, method, tau, accuracies, strict):
+        return [{"label": label, "method": method, "tau": tau, "seed": seed, "control": method == "constant",
+                 "heldout": heldout(a, strict), "train_s": 500.0, "eval_s": 60.0, "wall_s": 560.0,
+                 "curves": {"step": [1, 2], **{k: [0.1, 0.2] for k in ("reward", "correctness", "format", "cut_off")}}}
+                for seed, a in enumerate(accuracies)]
+
+    start = {"heldout": heldout(5.0, 0.0)}
+    all_runs = (runs("grpo", "grpo", None, [20.0, 22.0, 24.0], 95.0)
+                + runs("shared(tau=0.5)", "shared", 0.5, [3.0, 6.0, 9.0], 10.0)
+                + runs("constant", "constant", None, [1.0, 2.0, 3.0], 0.0))
+    return {"settings": {"model": "smollm2", "steps": 10, "prompts_per_step": 2, "num_generations": 8,
+                         "max_completion_length": 64, "temperature": 0.7, "lora_r": 16, "learning_rate": 5e-4,
+                         "beta": 0.0, "seeds": [0, 1, 2], "eval_max_new_tokens": 64},
+            "start": start, "methods": compare(all_runs, start), "runs": all_runs, "compute_s": 5040.0,
+            "metadata": {"machine": {"cpu_count": 2}}}
 
 
-def test_arithmetic_highlights_print_the_json_numbers():
-    text = arithmetic_highlights(fake_arithmetic_summary())
-    assert "warm start: 400 supervised steps, held-out accuracy 30.0% on 200 problems" in text
-    assert "2 seeds per method" in text
-    assert "shared(tau=0.5)" in text and "-10.0 [-11.0, -9.0]" in text
+def test_real_highlights_print_the_json_numbers():
+    text = real_highlights(fake_real_summary())
+    assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
+    assert "the pretrained model: accuracy 5.0%, strict format 0.0%" in text
+    assert "3 seeds per method" in text and "9 runs, 84 min of runs (mean 9.3 min each" in text
+    grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
+    assert "+17.0 [+12.0, +22.0]" in grpo and "+95.0" in grpo
     assert "constant (control)" in text
 
 
-def test_arithmetic_slider_redraws_the_curves_of_one_tau():
-    summary = fake_arithmetic_summary()
-    explorer = arithmetic_explorer(summary)
-    assert [v for _, v in explorer.slider.options] == [0.5, 1.0]
-    assert set(explorer.data) == {"grpo", "shared(tau=0.5)", "per_sample(tau=0.5)", "constant"}
-    explorer.slider.value = 1.0
-    assert set(explorer.data) == {"grpo", "per_sample(tau=1)", "constant"}
-    assert explorer.data["per_sample(tau=1)"] == 0.31
+def test_real_conclusions_follow_the_intervals():
+    summary = fake_real_summary()
+    lines = real_conclusions(summary).splitlines()
+    assert lines[0].startswith("grpo: accuracy rose (+17.0 points [+12.0, +22.0]: the interval excludes zero)")
+    assert lines[0].endswith("strict format 95% (at least 90%); meets the aim")
+    assert lines[1].startswith("shared(tau=0.5): no accuracy change the seeds can tell from zero")
+    assert "meets the aim" not in lines[1] and "below 90%" in lines[1]
+    assert lines[2].startswith("constant (control): accuracy fell")
+    assert lines[-1] == ("accuracy after training, intervals that do not overlap: grpo > shared(tau=0.5); "
+                         "grpo > constant")
 
 
-def test_tiny_warm_start_keeps_the_labs_progress_off_stderr(monkeypatch, capsys):
-    import srgrpo.lab.warm_start as warm_start_module
-
-    def fake_warm_start(settings):
-        print("[arithmetic] warm start: step 50", file=sys.stderr)
-        return "folder", {"accuracy": 1.0, "settings": settings}
-
-    monkeypatch.setattr(warm_start_module, "warm_start", fake_warm_start)
-    folder, info = tiny_warm_start(warm_steps=7, n_heldout=5)
-    out = capsys.readouterr()
-    assert out.err == "" and "step 50" in out.out
-    assert info["settings"] == {"warm_steps": 7, "n_heldout": 5}
-
-
-def test_arithmetic_data_is_the_labs_split():
-    from srgrpo.lab.arithmetic_settings import DEFAULTS
-    from srgrpo.lab.tasks import format_prompt, make_splits
-
-    dataset, heldout = arithmetic_data(n_heldout=10)
-    train, want = make_splits(DEFAULTS["n_train"], 10, DEFAULTS["data_seed"])
-    assert heldout == want and len(dataset) == len(train)
-    assert dataset[0] == {"prompt": format_prompt(train[0]["question"]), "answer": train[0]["answer"]}
-    assert "Q:" in show_problems(1)
-
-
-def test_arithmetic_checks_follow_the_numbers():
-    summary = fake_arithmetic_summary()
-    text = arithmetic_checks(summary)
-    lines = dict(line.rsplit(" ", 1) for line in text.splitlines()[:5])
-    assert all(v == "True" for v in lines.values()), text
-    assert text.splitlines()[-1].endswith("grpo, shared(tau=0.5), per_sample(tau=0.5), per_sample(tau=1), constant")
-    summary["runs"]["shared(tau=0.5)"]["change"]["mean"] = 6.0
-    text = arithmetic_checks(summary)
-    assert "every shared run ends below the warm start:" in text and text.splitlines()[0].endswith("False")
+def test_live_settings_keep_the_committed_recipe_at_a_small_budget():
+    summary = fake_real_summary()
+    settings = live_settings(summary)
+    assert settings.steps == 3 and settings.eval_problems == 20 and settings.learning_rate == 5e-4
+    assert settings.threads == 2 and not settings.figures
+    heldout = fake_real_summary()["start"]["heldout"]
+    report = live_report(heldout, heldout, 3).splitlines()
+    assert report[0].startswith("before:") and "accuracy 10/200" in report[0]
+    assert report[1].startswith("after 3 steps:")
 
 
 def test_the_scaled_learning_rate_comparison_is_the_bandits_own_runs():

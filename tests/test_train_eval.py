@@ -281,7 +281,7 @@ def test_eval_resumes_without_regenerating(tmp_path, monkeypatch, data_dir):
 
     golds = write_synthetic_gsm8k(tmp_path / "data")
     fake = FakeGenerator(golds)
-    monkeypatch.setattr(ev, "_generate_hf", fake)
+    monkeypatch.setattr(ev, "generate_greedy", fake)
     out = tmp_path / "res.json"
     kw = dict(data_dir=str(tmp_path / "data"), batch_size=3, max_new_tokens=16, output=out, progress=False,
               log=lambda s: None)

@@ -14,12 +14,11 @@ def test_every_old_name_is_the_moved_object():
     import srgrpo.notebook.setup as setup
     import srgrpo.notebook.slider as slider
     import srgrpo.notebook.soft_advantage as nb1
-    import srgrpo.notebook.trainer_on_cpu as nb3
     import srgrpo.palette as palette
     from srgrpo import widgets
 
-    homes = [figures, explain, nb1, nb2, nb3, setup, slider, palette]
-    assert len(widgets.__all__) == 29
+    homes = [figures, explain, nb1, nb2, setup, slider, palette]
+    assert len(widgets.__all__) == 22
     for name in widgets.__all__:
         home = next(m for m in homes if name in vars(m))
         assert getattr(widgets, name) is getattr(home, name), name

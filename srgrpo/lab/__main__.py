@@ -15,7 +15,7 @@ from typing import Sequence
 #: Experiments: name -> (module, one-line help). The module defines ``main(argv) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "bandit": ("srgrpo.lab.bandit_command", "compare advantage methods on a contextual bandit (seconds)"),
-    "arithmetic": ("srgrpo.lab.arithmetic", "tiny language model on arithmetic word problems"),
+    "real": ("srgrpo.lab.real", "SmolLM2-135M-Instruct on synthetic word problems, every method, several seeds"),
     "report": ("srgrpo.lab.report", "write the committed results into the README's tables (--check: verify)"),
 }
 

@@ -1,7 +1,7 @@
 """Markdown tables of the lab's committed results, for the README.
 
 The README shows the lab's numbers, and none of them is typed by hand: they are generated from the
-JSON files the lab commands wrote (``data/results/bandit.json``, ``data/results/arithmetic.json``)
+JSON files the lab commands wrote (``data/results/bandit.json``, ``data/results/real.json``)
 and written between two markers in the README::
 
     <!-- lab-results:start -->
@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from srgrpo.lab.results import parse_command
 from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
 
-__all__ = ["START", "END", "bandit_markdown", "arithmetic_markdown", "results_markdown", "update_readme",
+__all__ = ["START", "END", "bandit_markdown", "real_markdown", "results_markdown", "update_readme",
            "ReportCommand", "main"]
 
 START = "<!-- lab-results:start -->"
@@ -62,20 +62,30 @@ def bandit_markdown(summary: dict[str, Any]) -> str:
     return caption + "\n\n" + "\n".join(rows)
 
 
-def arithmetic_markdown(summary: dict[str, Any]) -> str:
-    """Held-out accuracy before and after RL, and the change, per method, mean [95% interval]."""
-    cfg = summary["config"]
-    warm = summary["warm_start"]
-    rows = ["| method | before (%) | after (%) | change (points) | seconds per run |", "|---|---|---|---|---|"]
-    for run in summary["runs"].values():
-        if not run.get("complete", True):
-            continue
-        rows.append(f"| {_label(run)} | {_interval(run['before'], '{:.1f}')} | {_interval(run['after'], '{:.1f}')} | "
-                    f"{_interval(run['change'], '{:+.1f}')} | {_interval(run['wall_s'], '{:.0f}')} |")
-    seeds = summary.get("seeds") or cfg.get("seed_list")
-    caption = (f"Greedy accuracy on {cfg.get('n_heldout', '?')} held-out problems, mean [95% interval] over "
-               f"{len(seeds) if seeds else '?'} seeds; warm start {warm['accuracy']:.1f}% "
-               f"after {warm.get('steps', '?')} supervised steps ({warm.get('wall_s', 0):.0f} s).")
+def _pct(stat: dict[str, Any], sign: bool = False) -> str:
+    return _interval(stat, "{:+.1f}" if sign else "{:.1f}")
+
+
+def real_markdown(summary: dict[str, Any]) -> str:
+    """Held-out rates of the pretrained model and after each method's runs, mean [95% interval over seeds]."""
+    cfg = summary["settings"]
+    start = summary["start"]["heldout"]
+    methods = list(summary["methods"].values())
+    seeds = len(methods[0]["seeds"]) if methods else 0
+    rows = ["| method | accuracy (%) | change (points) | strict format (%) | any `####` line (%) | "
+            "stopped (%) | seconds per run |", "|---|---|---|---|---|---|---|"]
+    rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | {start['strict_format']['percent']:.1f} | "
+                f"{start['answer_line']['percent']:.1f} | {start['stopped']['percent']:.1f} | |")
+    for m in methods:
+        after, change = m["after"], m["change"]
+        rows.append(f"| {_label(m)} | {_pct(after['accuracy'])} | {_pct(change['accuracy'], True)} | "
+                    f"{_pct(after['strict_format'])} | {_pct(after['answer_line'])} | {_pct(after['stopped'])} | "
+                    f"{m['wall_s']['mean']:.0f} |")
+    caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens), "
+               f"mean [95% interval] over {seeds} seeds, after {cfg['steps']} steps of {cfg['prompts_per_step']} "
+               f"problems x {cfg['num_generations']} completions ({cfg['max_completion_length']} tokens, temperature "
+               f"{cfg['temperature']:g}, LoRA r{cfg['lora_r']}, lr {cfg['learning_rate']:g}, rewards correctness + "
+               f"format). The pretrained model's row is one greedy evaluation (no seeds).")
     return caption + "\n\n" + "\n".join(rows)
 
 
@@ -89,16 +99,15 @@ def results_markdown(results_dir: Path | str | None = None) -> str:
         parts.append("**Bandit** (`python -m srgrpo.lab bandit --output data/results/bandit.json`, "
                      f"{summary['wall_s']:.0f} s on the machine recorded in the JSON)\n\n"
                      + bandit_markdown(summary) + "\n\n![bandit learning curves](data/results/bandit.png)")
-    arithmetic = folder / "arithmetic.json"
-    if arithmetic.is_file():
-        summary = json.loads(arithmetic.read_text())
-        figures = summary.get("png") or {}
-        links = " ".join(f"![arithmetic {name}](data/results/{Path(p).name})" for name, p in sorted(figures.items()))
-        # Summed from the runs themselves: the file's own wall_s is that of its last (possibly resumed) invocation.
-        run_s = [s["wall_s"] for r in summary["runs"].values() for s in r.get("per_seed", {}).values()]
-        parts.append("**Tiny LM on arithmetic word problems** (`python -m srgrpo.lab arithmetic --output "
-                     f"data/results/arithmetic.json`, {len(run_s)} RL runs, {sum(run_s) / 60:.0f} min)\n\n"
-                     + arithmetic_markdown(summary) + ("\n\n" + links if links else ""))
+    real = folder / "real.json"
+    if real.is_file():
+        summary = json.loads(real.read_text())
+        links = " ".join(f"![{Path(p).stem}](data/results/{Path(p).name})" for p in summary.get("figures", []))
+        runs = summary["runs"]
+        parts.append("**SmolLM2-135M-Instruct on synthetic word problems** (`python -m srgrpo.lab real --workers 2`, "
+                     f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs on "
+                     f"{summary['settings']['workers']} workers)\n\n" + real_markdown(summary)
+                     + ("\n\n" + links if links else ""))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)

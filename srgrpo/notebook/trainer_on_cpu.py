@@ -1,153 +1,168 @@
-"""Notebook 3, ``03_trainer_on_cpu``: SRGRPOTrainer on the offline tiny model, on the arithmetic lab's task.
+"""Notebook 3, ``03_trainer_on_cpu``: ``SRGRPOTrainer`` on a real model, SmolLM2-135M-Instruct, on the CPU.
 
-The lab's problems as the model sees them (:func:`show_problems`), its training split as a dataset
-(:func:`arithmetic_data`), a smaller supervised warm start (:func:`tiny_warm_start`, :func:`load_warm_start`), and the
-committed full comparison read through sentences, a slider and plain checks computed from its numbers
-(:func:`arithmetic_highlights`, :func:`arithmetic_explorer`, :func:`arithmetic_checks`). What else the notebook calls
-is re-exported here.
+A problem as the model sees it (:func:`show_prompt`), the settings of a live run a few steps long
+(:func:`live_settings`), the held-out answers before and after it (:func:`live_report`), then the committed
+comparison of the real-model lab (``data/results/real.json``) read through sentences computed from its intervals
+(:func:`real_highlights`, :func:`real_conclusions`). What else the notebook calls is re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
+from dataclasses import replace
 from typing import Any, Mapping
 
-from srgrpo.lab.arithmetic_figures import format_table, plot_arithmetic_accuracy, plot_arithmetic_curves
-from srgrpo.lab.arithmetic_settings import DEFAULTS
-from srgrpo.lab.methods import SOFT_METHODS
-from srgrpo.lab.warm_start import greedy_accuracy, load_warm_start
+from srgrpo.lab.real_comparison import excludes_zero
+from srgrpo.lab.real_figures import format_table, plot_real_curves, plot_real_heldout
+from srgrpo.lab.real_runs import build_trainer, evaluate_start
+from srgrpo.lab.real_settings import RealLabSettings, RunSpec
+from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
 from srgrpo.notebook.setup import load_results, setup_notebook
-from srgrpo.notebook.slider import FigureSlider, tau_slider
-from srgrpo.palette import same_tau
+from srgrpo.step_table import attach_step_table
 
 __all__ = [
-    "show_problems",
-    "arithmetic_data",
-    "tiny_warm_start",
-    "load_warm_start",
-    "arithmetic_highlights",
-    "arithmetic_explorer",
-    "arithmetic_checks",
-    "DEFAULTS",
+    "show_prompt",
+    "live_settings",
+    "live_report",
+    "real_highlights",
+    "real_conclusions",
+    "real_examples",
+    "attach_step_table",
+    "RealLabSettings",
+    "RunSpec",
+    "build_trainer",
+    "evaluate_start",
+    "heldout_problems",
+    "heldout_records",
+    "heldout_summary",
     "format_table",
-    "greedy_accuracy",
-    "plot_arithmetic_accuracy",
+    "plot_real_curves",
+    "plot_real_heldout",
     "load_results",
     "setup_notebook",
 ]
 
 
-def show_problems(n: int = 2, seed: int = 1) -> str:
-    """A few of the lab's arithmetic problems exactly as the model sees them: prompt, then target completion
-    (notebook 3)."""
-    from srgrpo.lab.tasks import format_completion, format_prompt, generate_problems
+def show_prompt(index: int = 0, model: str = "smollm2") -> str:
+    """Held-out problem ``index`` exactly as the model reads it (its chat template, generation prompt included),
+    followed by the gold answer."""
+    from transformers import AutoTokenizer
 
-    blocks = []
-    for p in generate_problems(n, seed=seed):
-        blocks.append(f"{format_prompt(p['question'])}{format_completion(p['solution'])}")
-    return "\n\n".join(blocks)
+    from srgrpo.models import resolve_model_path
 
-
-def arithmetic_data(n_heldout: int = 100, seed: int | None = None):
-    """The lab's training prompts as a ``datasets.Dataset`` (``prompt``, ``answer``) and its held-out problems.
-
-    The same split as :func:`srgrpo.lab.arithmetic.compare_arithmetic` (its ``n_train`` and ``data_seed``), with
-    ``n_heldout`` held-out problems (the held-out set depends only on the seed and its size).
-    """
-    from srgrpo.lab.tasks import make_splits, prompt_dataset
-
-    seed = DEFAULTS["data_seed"] if seed is None else seed
-    train, heldout = make_splits(DEFAULTS["n_train"], n_heldout, seed)
-    return prompt_dataset(train), heldout
+    problem = heldout_problems(index + 1)[index]
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
+    text = tokenizer.apply_chat_template(problem["prompt"], tokenize=False, add_generation_prompt=True)
+    n_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return f"{text}\n[{n_tokens} tokens; the gold answer is {problem['answer']}]"
 
 
-def tiny_warm_start(warm_steps: int, n_heldout: int = 100, **settings):
-    """The lab's supervised warm start (:func:`srgrpo.lab.warm_start.warm_start`) with a smaller budget.
+def live_settings(committed: Mapping[str, Any] | None = None, *, steps: int = 3, eval_problems: int = 20,
+                  **overrides: Any) -> RealLabSettings:
+    """The lab's settings for a short live run: the committed comparison's (``committed["settings"]``, else the
+    defaults) with ``steps`` steps, ``eval_problems`` held-out problems, and two torch threads."""
+    settings = RealLabSettings()
+    if committed is not None:
+        keep = {k: v for k, v in committed["settings"].items() if k in settings.to_dict()}
+        settings = replace(settings, **keep)
+    return replace(settings, steps=steps, eval_problems=eval_problems, threads=2, workers=1, figures=False,
+                   **overrides)
 
-    Trained once and cached (like the lab's own); its progress lines go to stdout, not stderr. Returns
-    ``(folder, info)`` where ``info["accuracy"]`` is the greedy held-out accuracy in percent.
-    """
-    from srgrpo.lab.warm_start import warm_start
 
-    with contextlib.redirect_stderr(sys.stdout):
-        return warm_start({"warm_steps": warm_steps, "n_heldout": n_heldout, **settings})
+def _rates(summary: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name.replace('_', ' ')} {summary[name]['count']}/{summary['n']}"
+                     for name in ("accuracy", "strict_format", "answer_line", "stopped"))
 
 
-def arithmetic_highlights(summary: Mapping[str, Any]) -> str:
-    """The settings and the headline numbers of a committed arithmetic-lab summary, printed from the JSON
-    (notebook 3)."""
-    cfg = summary["config"]
-    warm = summary.get("warm_start", {})
-    seeds = summary.get("seeds", [])
+def live_report(before: Mapping[str, Any], after: Mapping[str, Any], steps: int) -> str:
+    """Two lines: the live run's held-out counts before and after its ``steps`` steps."""
+    return (f"before:             {_rates(before)}\n"
+            f"after {steps} step{'s' if steps != 1 else ''}:{' ' * (12 - len(str(steps)) - (steps != 1))} "
+            f"{_rates(after)}")
+
+
+def _cell(stat: Mapping[str, Any], unit: str = "") -> str:
+    text = f"{stat['mean']:+.1f}{unit}"
+    if stat.get("low") is not None:
+        text += f" [{stat['low']:+.1f}, {stat['high']:+.1f}]"
+    return text
+
+
+def real_highlights(summary: Mapping[str, Any]) -> str:
+    """The committed comparison's settings and its headline numbers, printed from the JSON."""
+    cfg, start = summary["settings"], summary["start"]["heldout"]
+    seeds = len(cfg["seeds"])
     lines = [
-        f"warm start: {warm.get('steps')} supervised steps, held-out accuracy {warm.get('accuracy'):.1f}% "
-        f"on {cfg.get('n_heldout')} problems",
-        f"RL: {cfg.get('rl_steps')} steps per run, {cfg.get('prompts_per_step')} prompts x "
-        f"{cfg.get('num_generations')} completions per step, lr {cfg.get('learning_rate')}, "
-        f"temperature {cfg.get('temperature')}, beta {cfg.get('beta')}, {len(seeds)} seeds per method",
+        f"{cfg['model']}: {cfg['steps']} steps a run, {cfg['prompts_per_step']} problems x {cfg['num_generations']} "
+        f"completions a step (at most {cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}), "
+        f"LoRA r{cfg['lora_r']}, lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}; {seeds} seeds per method",
+        f"held-out: {start['n']} problems, greedy, at most {cfg['eval_max_new_tokens']} new tokens; "
+        f"the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
+        f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}%",
+        f"{len(summary['runs'])} runs, {summary['compute_s'] / 60:.0f} min of runs "
+        f"(mean {sum(r['wall_s'] for r in summary['runs']) / len(summary['runs']) / 60:.1f} min each, "
+        f"on one core of {summary['metadata']['machine']['cpu_count']})",
         "",
-        "held-out accuracy after RL (mean over seeds), change from the warm start in points [95% interval]:",
+        "change from the pretrained model, points, mean [95% interval over seeds]:",
+        f"  {'method':<30} {'accuracy':>22} {'strict format':>22} {'stopped':>22}",
     ]
-    for run in summary["runs"].values():
-        after, change = run.get("after"), run.get("change")
-        if not after or not change:
-            continue
-        label = run["label"] + (" (control)" if run.get("control") else "")
-        interval = "" if change.get("low") is None else f" [{change['low']:+.1f}, {change['high']:+.1f}]"
-        lines.append(f"  {label:<30} {after['mean']:5.1f}%   {change['mean']:+5.1f}{interval}")
+    for m in summary["methods"].values():
+        label = m["label"] + (" (control)" if m["control"] else "")
+        ch = m["change"]
+        lines.append(f"  {label:<30} {_cell(ch['accuracy']):>22} {_cell(ch['strict_format']):>22} "
+                     f"{_cell(ch['stopped']):>22}")
     return "\n".join(lines)
 
 
-def arithmetic_explorer(summary: Mapping[str, Any], tau: float | None = None) -> FigureSlider:
-    """A ``SelectionSlider`` over an arithmetic summary's temperatures redrawing its reward curves
-    (:func:`srgrpo.lab.arithmetic_figures.plot_arithmetic_curves`); ``update(tau)`` returns the drawn labels' last
-    reward (notebook 3)."""
-    taus = sorted({r["tau"] for r in summary["runs"].values() if r["method"] in SOFT_METHODS})
+def real_examples(summary: Mapping[str, Any], labels, seed: int = 0, k: int = 1) -> str:
+    """The first ``k`` held-out answers of the pretrained model and of each method in ``labels`` (run ``seed``),
+    as stored in the JSON: what the rates count."""
+    blocks = []
+    for i in range(k):
+        first = summary["start"]["examples"][i]
+        blocks.append(f"Q: {first['question']}  (gold {first['gold']})")
+        runs = [("pretrained model", summary["start"]["examples"][i])]
+        for label in labels:
+            run = next((r for r in summary["runs"] if r["label"] == label and r["seed"] == seed), None)
+            if run is None:
+                raise ValueError(f"no run {label!r} with seed {seed} in this summary")
+            runs.append((f"{label}, seed {seed}", run["examples"][i]))
+        for name, ex in runs:
+            marks = ", ".join(f"{key.replace('_', ' ')}: {'yes' if ex[key] else 'no'}"
+                              for key in ("correct", "strict_format", "stopped"))
+            blocks.append(f"--- {name} ({marks})\n{ex['completion'].rstrip()}")
+    return "\n".join(blocks)
 
-    def render(value):
-        drawn = {
-            label: run["curve"]["mean"][-1]
-            for label, run in summary["runs"].items()
-            if run.get("curve") and run["curve"].get("mean")
-            and (run["method"] not in SOFT_METHODS or same_tau(run["tau"], value))
-        }
-        return plot_arithmetic_curves(summary, tau=value), drawn
 
-    return tau_slider(render, taus=taus, tau=tau)
+def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
+    """What the intervals support, one statement per method, computed from the JSON.
 
-
-def arithmetic_checks(summary: Mapping[str, Any]) -> str:
-    """Plain yes/no statements about a committed arithmetic-lab summary, computed from its numbers.
-
-    The markdown of notebook 3 reads the results through these lines, so its text cannot drift from the JSON.
+    For each method: does its accuracy change exclude zero (and in which direction); does its mean strict format
+    reach ``format_bar`` percent; does it reach the issue's aim (``accuracy_bar`` points with an interval above zero).
+    Then the pairs of methods whose accuracy intervals after training do not overlap.
     """
-    runs = [r for r in summary["runs"].values() if r.get("change")]
-
-    def mean(run):
-        return run["change"]["mean"]
-
-    def of(method):
-        return [r for r in runs if r["method"] == method]
-
-    def excludes_zero(run):
-        low, high = run["change"].get("low"), run["change"].get("high")
-        return low is not None and (low > 0 or high < 0)
-
-    shared, per, grpo = of("shared"), of("per_sample"), of("grpo")
-    controls = [r for r in runs if r.get("control")]
-    sure = [r["label"] for r in runs if excludes_zero(r)]
-    good = grpo + [p for p in per if p["tau"] >= 0.5]
-    facts = [
-        ("every shared run ends below the warm start", bool(shared) and all(mean(r) < 0 for r in shared)),
-        ("every control ends below the warm start", bool(controls) and all(mean(r) < 0 for r in controls)),
-        ("GRPO ends above the warm start", bool(grpo) and all(mean(r) > 0 for r in grpo)),
-        ("per_sample ends above the warm start for tau >= 0.5",
-         any(p["tau"] >= 0.5 for p in per) and all(mean(r) > 0 for r in per if r["tau"] >= 0.5)),
-        ("the best shared run is below the worst GRPO / per_sample(tau >= 0.5) run",
-         bool(shared) and bool(good) and max(mean(r) for r in shared) < min(mean(r) for r in good)),
-    ]
-    width = max(len(text) for text, _ in facts) + 1
-    lines = [f"{text + ':':<{width}} {value}" for text, value in facts]
-    lines.append(f"changes whose 95% interval excludes zero: {', '.join(sure) if sure else 'none'}")
+    methods = list(summary["methods"].values())
+    lines = []
+    for m in methods:
+        label = m["label"] + (" (control)" if m["control"] else "")
+        acc, fmt = m["change"]["accuracy"], m["after"]["strict_format"]
+        if excludes_zero(acc):
+            verdict = "accuracy rose" if acc["low"] > 0 else "accuracy fell"
+            verdict += f" ({_cell(acc, ' points')}: the interval excludes zero)"
+        else:
+            verdict = f"no accuracy change the seeds can tell from zero ({_cell(acc, ' points')})"
+        aim = excludes_zero(acc) and acc["low"] > 0 and acc["mean"] >= accuracy_bar and fmt["mean"] >= format_bar
+        lines.append(f"{label}: {verdict}; strict format {fmt['mean']:.0f}% "
+                     f"({'at least' if fmt['mean'] >= format_bar else 'below'} {format_bar:.0f}%)"
+                     f"{'; meets the aim' if aim else ''}")
+    apart = []
+    for i, a in enumerate(methods):
+        for b in methods[i + 1:]:
+            x, y = a["after"]["accuracy"], b["after"]["accuracy"]
+            if None in (x["low"], y["low"]):
+                continue
+            if x["low"] > y["high"] or y["low"] > x["high"]:
+                hi, lo = (a, b) if x["mean"] > y["mean"] else (b, a)
+                apart.append(f"{hi['label']} > {lo['label']}")
+    lines.append("")
+    lines.append("accuracy after training, intervals that do not overlap: " + ("; ".join(apart) if apart else "none"))
     return "\n".join(lines)

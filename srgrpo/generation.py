@@ -1,0 +1,47 @@
+"""Greedy completions of chat prompts with transformers, the one decoding every held-out measurement of the kit uses.
+
+The evaluate command (:mod:`srgrpo.eval_gsm8k`) and the real-model lab (:mod:`srgrpo.lab.real_task`) both score a
+model by its greedy answers; both call :func:`generate_greedy`, so "accuracy" means the same decoding in each.
+A completion ends at the first end-of-sequence or padding token; one that reached ``max_new_tokens`` is reported as
+cut off, and the scoring then gives it no format credit (:mod:`srgrpo.rewards`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["generate_greedy"]
+
+
+def generate_greedy(model, tokenizer, messages: list[list[dict]], max_new_tokens: int) -> list[tuple[str, int, bool]]:
+    """Greedy completions of a batch of chat prompts: ``(text, num_tokens, hit_max_new_tokens)`` each.
+
+    ``messages`` are conversations (lists of ``{"role", "content"}``); each goes through the tokenizer's chat template
+    with the generation prompt. The tokenizer must pad on the left (decoder-only generation).
+    """
+    import torch
+
+    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    with torch.inference_mode():
+        out = model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    new = out[:, enc["input_ids"].shape[1]:]
+    stop_ids = {tokenizer.pad_token_id, tokenizer.eos_token_id}
+    eos = model.generation_config.eos_token_id
+    stop_ids.update(eos if isinstance(eos, (list, tuple)) else [eos])
+    stop_ids.discard(None)
+    results = []
+    for row in new.tolist():
+        n = 0
+        for tok in row:
+            if tok in stop_ids:
+                break
+            n += 1
+        results.append((tokenizer.decode(row[:n], skip_special_tokens=True), n, n >= max_new_tokens))
+    return results

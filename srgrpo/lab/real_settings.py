@@ -1,0 +1,144 @@
+"""Settings of the real-model lab (``python -m srgrpo.lab real``): one dataclass, parsed by ``HfArgumentParser``.
+
+Every run of the comparison shares these settings and differs only in its advantage method and seed, so a finished
+run is identified by :func:`settings_id` (a hash of the fields that change what a run computes) plus its label and
+seed. Fields that only say *where* or *how fast* (output, figures, work folder, workers, threads) are left out of the
+hash: more workers give the same runs.
+
+The defaults are the budget the committed comparison (``data/results/real.json``) ran, chosen to fit about ten minutes a
+run on one core of a 2-core machine (see the README's learning-lab section for what was tried).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srgrpo.lab.methods import CONTROL_METHODS, SOFT_METHODS, method_label, validate_method
+from srgrpo.runtime import cache_root
+
+__all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "RESULT_FIELDS", "REAL_LAB_RECIPE"]
+
+#: Bumped when a run's recipe changes in a way the settings do not show, to retire old run files.
+REAL_LAB_RECIPE = 1
+
+#: The fields that do not change what a run computes (left out of :func:`settings_id`).
+_PLACE_FIELDS = ("output", "figures", "work_dir", "workers", "threads", "progress")
+
+
+@dataclass
+class RealLabSettings:
+    """What ``python -m srgrpo.lab real`` runs (``--help`` lists every field)."""
+
+    output: str = field(default="data/results/real.json", metadata={"help": "results JSON; figures are written beside it"})
+    methods: list[str] = field(
+        default_factory=lambda: ["grpo", "per_sample", "shared", "constant", "random_reward"],
+        metadata={"help": "advantage methods: grpo (TRL's GRPOTrainer), per_sample and shared (SRGRPOTrainer), "
+                          "the controls constant and random_reward"})
+    per_sample_taus: list[float] = field(default_factory=lambda: [1.0, 2.0],
+                                         metadata={"help": "temperatures of per_sample (one run each)"})
+    shared_taus: list[float] = field(default_factory=lambda: [0.5],
+                                     metadata={"help": "temperatures of shared (0.5: the specification's default)"})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "one run of every method per seed"})
+    model: str = field(default="smollm2", metadata={"help": "model to start from (smollm2: SmolLM2-135M-Instruct, "
+                                                            "offline from its wheel; tiny: the random smoke-test model)"})
+    steps: int = field(default=16, metadata={"help": "optimizer steps of every run"})
+    prompts_per_step: int = field(default=1, metadata={"help": "problems a step (each gets num_generations samples)"})
+    num_generations: int = field(default=8, metadata={"help": "completions per problem (the group size K)"})
+    max_completion_length: int = field(default=64, metadata={"help": "token limit of a sampled completion"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature during training"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "learning rate (constant, AdamW)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank on every linear layer (0: full fine-tuning)"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator"})
+    beta: float = field(default=0.0, metadata={"help": "KL coefficient (0: no reference model)"})
+    num_iterations: int = field(default=1, metadata={"help": "optimisation passes over each generated batch"})
+    reward_weights: list[float] = field(default_factory=lambda: [1.0, 1.0],
+                                        metadata={"help": "weights of the correctness and format rewards"})
+    eval_problems: int = field(default=200, metadata={"help": "held-out synthetic test problems, greedy"})
+    eval_max_new_tokens: int = field(default=64, metadata={"help": "token limit of a held-out answer"})
+    eval_batch_size: int = field(default=50, metadata={"help": "held-out problems generated together"})
+    workers: int = field(default=1, metadata={"help": "runs at once, each in its own process (2 on a 2-core machine)"})
+    threads: int = field(default=1, metadata={"help": "torch threads of each run"})
+    work_dir: str | None = field(default=None, metadata={
+        "help": "where finished runs are kept, so a rerun resumes (default: the kit's cache, .cache/lab/real)"})
+    figures: bool = field(default=True, metadata={"help": "draw the figures beside the JSON"})
+    progress: bool = field(default=True, metadata={"help": "print a line for every finished run"})
+
+    def __post_init__(self) -> None:
+        for method in self.methods:
+            validate_method(method)
+        positive = ("steps", "prompts_per_step", "max_completion_length", "eval_problems", "eval_max_new_tokens",
+                    "eval_batch_size", "workers", "threads", "num_iterations")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.num_generations < 2:
+            raise ValueError(f"--num_generations must be at least 2 (a group needs two completions to compare), "
+                             f"got {self.num_generations}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"--seeds must list distinct seeds, got {self.seeds}")
+        if len(self.reward_weights) != 2:
+            raise ValueError(f"--reward_weights takes two numbers (correctness, format), got {self.reward_weights}")
+        for method, taus in (("per_sample", self.per_sample_taus), ("shared", self.shared_taus)):
+            if method in self.methods and not taus:
+                raise ValueError(f"--{method}_taus is empty but --methods lists {method}")
+            for tau in taus:
+                method_label(method, tau)  # validates tau
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def runs_folder(self) -> Path:
+        """Where this comparison's finished runs are kept: ``work_dir/<settings id>/``."""
+        root = Path(self.work_dir).expanduser() if self.work_dir else cache_root() / "lab" / "real"
+        return root / settings_id(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the grid: a method (with its tau) and a seed."""
+
+    method: str
+    tau: float | None
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return method_label(self.method, self.tau)
+
+    @property
+    def control(self) -> bool:
+        return self.method in CONTROL_METHODS
+
+    @property
+    def key(self) -> str:
+        """File name stem of the run: ``per_sample-tau1__seed0``."""
+        tau = "" if self.tau is None else f"-tau{self.tau:g}"
+        return f"{self.method}{tau}__seed{self.seed}"
+
+
+def run_grid(settings: RealLabSettings) -> list[RunSpec]:
+    """The runs, seed-major (every method of seed 0 first), so a stopped comparison has whole seeds."""
+    labels = []
+    for method in settings.methods:
+        if method in SOFT_METHODS:
+            taus = settings.per_sample_taus if method == "per_sample" else settings.shared_taus
+            labels += [(method, float(tau)) for tau in taus]
+        else:
+            labels.append((method, None))
+    return [RunSpec(method, tau, seed) for seed in settings.seeds for method, tau in labels]
+
+
+#: The fields of a run that :func:`settings_id` hashes.
+RESULT_FIELDS = tuple(f for f in RealLabSettings.__dataclass_fields__ if f not in _PLACE_FIELDS
+                      and f not in ("methods", "per_sample_taus", "shared_taus", "seeds"))
+
+
+def settings_id(settings: RealLabSettings) -> str:
+    """A short hash of everything that changes what a run computes (not the grid: each run file names its method)."""
+    payload = {name: getattr(settings, name) for name in RESULT_FIELDS}
+    payload["recipe"] = REAL_LAB_RECIPE
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
