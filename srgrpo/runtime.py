@@ -6,7 +6,7 @@
   :func:`torch_threads`, which runs a block on a given number of torch threads and restores the setting.
 - **Versions**: :func:`library_versions`, what a results file records about the libraries that produced it.
 - **Folders**: :data:`REPO_ROOT` (the source tree the package sits in), :func:`cache_root` (what the kit builds: the
-  tiny model, SmolLM2's converted folder, the lab's warm starts) and :data:`RESULTS_DIR` (the committed results).
+  tiny model, SmolLM2's converted folder, the real-model lab's finished runs) and :data:`RESULTS_DIR` (the committed results).
 - **Files**: :func:`atomic_write_text` and :func:`atomic_folder`: a reader sees the old file (or no folder) or the
   complete new one, never a half-written one, and the result has the permissions of a normally created file.
 

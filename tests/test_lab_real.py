@@ -36,6 +36,7 @@ def tiny_comparison(tmp_path_factory, tiny_dir):
             "summary": json.loads(out.read_text()), "stamps": stamps}
 
 
+@pytest.mark.trains_with_trl
 def test_the_json_says_what_ran_and_what_it_measured(tiny_comparison):
     s = tiny_comparison["summary_2"]
     assert s["experiment"] == "real" and s["complete"] and s["resumed_runs"] == 0
@@ -61,6 +62,7 @@ def test_the_json_says_what_ran_and_what_it_measured(tiny_comparison):
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in figures)
 
 
+@pytest.mark.trains_with_trl
 def test_a_rerun_does_not_redo_finished_runs(tiny_comparison):
     s, work = tiny_comparison["summary"], tiny_comparison["work"]
     assert s["resumed_runs"] == 7  # the start's evaluation and the 6 runs of seeds 0 and 1
@@ -75,6 +77,7 @@ def test_a_rerun_does_not_redo_finished_runs(tiny_comparison):
             assert run == first[(run["label"], run["seed"])]
 
 
+@pytest.mark.trains_with_trl
 def test_a_damaged_run_file_is_redone_and_other_settings_are_kept_apart(tiny_comparison, tmp_path):
     work = tiny_comparison["work"]
     folder = next(p for p in work.iterdir() if p.is_dir())
@@ -170,3 +173,16 @@ def test_the_committed_comparison_is_complete_and_drawn():
     assert len(summary["runs"]) == len(expected) * len(cfg["seeds"])
     for name in summary["figures"]:
         assert (REPO / "data" / "results" / Path(name).name).is_file()
+
+
+def test_methods_are_compared_with_each_control_seed_by_seed():
+    start = {"heldout": _fake_run("x", 0, 10.0, [0, 0])["heldout"]}
+    runs = [_fake_run("grpo", s, a, [0, 0]) for s, a in ((0, 20.0), (1, 30.0), (2, 25.0))]
+    runs += [_fake_run("constant", s, a, [0, 0]) for s, a in ((0, 10.0), (1, 24.0), (2, 12.0))]
+    for r in runs[3:]:
+        r["control"] = True
+    summary = compare(runs, start)
+    vs = summary["grpo"]["vs"]["constant"]["accuracy"]
+    assert vs["mean"] == pytest.approx((10 + 6 + 13) / 3, abs=0.01) and vs["n"] == 3
+    assert set(summary["grpo"]["vs"]) == {"constant"} and summary["constant"]["vs"] == {}
+    assert summary["grpo"]["wall_s"] == {"mean": 11.0, "min": 11.0, "max": 11.0}

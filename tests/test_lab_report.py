@@ -22,9 +22,10 @@ def test_every_committed_result_is_in_the_readme():
     readme = (REPO / "README.md").read_text()
     for path in sorted((REPO / "data" / "results").glob("*.json")):
         data = json.loads(path.read_text())
-        if data.get("experiment") in ("bandit", "arithmetic"):
-            for label in data["runs"]:
-                assert f"`{label}`" in readme, (path.name, label)
+        labels = {"bandit": lambda d: d["runs"], "real": lambda d: d["methods"]}.get(data.get("experiment"))
+        assert labels is not None, f"{path.name}: an experiment the README's report does not know"
+        for label in labels(data):
+            assert f"`{label}`" in readme, (path.name, label)
 
 
 def test_check_command_fails_on_a_stale_readme(tmp_path):

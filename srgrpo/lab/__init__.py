@@ -8,6 +8,11 @@ intervals over seeds.
 
 - :mod:`srgrpo.lab.bandit`: a contextual bandit with softmax policies and the exact policy
   gradient; the full comparison takes seconds (``python -m srgrpo.lab bandit --output FILE.json``).
+- :mod:`srgrpo.lab.real`: the same comparison with the real trainers on a real pretrained model,
+  SmolLM2-135M-Instruct, on synthetic word problems (``python -m srgrpo.lab real --workers 2``; about
+  ten minutes a run on one CPU core). Settings in :mod:`srgrpo.lab.real_settings`, the task in
+  :mod:`srgrpo.lab.real_task`, one run in :mod:`srgrpo.lab.real_runs`, the summary over seeds in
+  :mod:`srgrpo.lab.real_comparison`, figures in :mod:`srgrpo.lab.real_figures`.
 - :mod:`srgrpo.lab.results`: run metadata, Student-t intervals and atomic JSON writing, shared
   by every lab command.
 

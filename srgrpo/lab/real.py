@@ -62,6 +62,9 @@ def _work(settings: RealLabSettings, spec: RunSpec | None) -> dict[str, Any]:
     from srgrpo.lab.real_runs import evaluate_start, train_and_evaluate
     from srgrpo.lab.real_task import heldout_problems
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one line a finished run, not a loading bar a model
     folder = settings.runs_folder()
     folder.mkdir(parents=True, exist_ok=True)
     with torch_threads(settings.threads):

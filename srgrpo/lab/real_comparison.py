@@ -6,6 +6,10 @@ method the summary gives, for each rate, the mean and a 95 % Student-t interval 
 with 3 seeds the interval is the mean :math:`\pm 4.30\, s/\sqrt{3}`, wide on purpose. It is the variation between
 seeds (training's sampling, data order, adapter initialisation) that it measures; the held-out set is fixed.
 
+Methods are also compared with each control *paired by seed* (``vs``): run ``k`` of a method and run ``k`` of the
+control share their seed, hence their problem order and adapter initialisation, so the interval of the per-seed
+differences is the fair test of "learns more than the control".
+
 A change "excludes zero" when the interval of the change lies entirely above or below 0, which is the only kind of
 claim the README and notebook 3 make about a method. Runs with fewer than two seeds get no interval.
 """
@@ -17,7 +21,7 @@ from typing import Any, Sequence
 from srgrpo.lab.real_task import HELDOUT_RATES
 from srgrpo.stats import mean_ci95
 
-__all__ = ["RATES", "method_summary", "compare", "excludes_zero", "mean_curve"]
+__all__ = ["RATES", "method_summary", "compare", "paired_difference", "excludes_zero", "mean_curve"]
 
 #: The held-out rates the comparison reports (percent of problems).
 RATES = tuple(HELDOUT_RATES)
@@ -71,15 +75,31 @@ def method_summary(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dic
         summary["after"][rate] = _interval(after)
         summary["change"][rate] = _interval([a - start["heldout"][rate]["percent"] for a in after])
     summary["mean_tokens"] = _interval([r["heldout"]["mean_tokens"] for r in runs])
-    for key in ("train_s", "eval_s", "wall_s"):
-        summary[key] = _interval([r[key] for r in runs], digits=1)
+    for key in ("train_s", "eval_s", "wall_s"):  # seconds: the mean and the range, not an interval
+        values = [r[key] for r in runs]
+        summary[key] = {"mean": round(sum(values) / len(values), 1), "min": min(values), "max": max(values)}
     summary["curves"] = {name: mean_curve(runs, name) for name in ("reward", "correctness", "format", "cut_off")}
     return summary
 
 
+def paired_difference(runs: Sequence[dict[str, Any]], others: Sequence[dict[str, Any]], rate: str) -> dict[str, Any]:
+    """``rate`` of ``runs`` minus that of ``others``, seed by seed (seeds both have), mean and 95 % interval."""
+    theirs = {r["seed"]: r["heldout"][rate]["percent"] for r in others}
+    diffs = [r["heldout"][rate]["percent"] - theirs[r["seed"]] for r in runs if r["seed"] in theirs]
+    if not diffs:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    return _interval(diffs)
+
+
 def compare(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Group finished runs by label (in the order they come) and summarise each: label -> :func:`method_summary`."""
+    """Group finished runs by label (in the order they come) and summarise each: label -> :func:`method_summary`,
+    with ``vs``: control label -> rate -> the paired difference from that control (:func:`paired_difference`)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         groups.setdefault(run["label"], []).append(run)
-    return {label: method_summary(sorted(group, key=lambda r: r["seed"]), start) for label, group in groups.items()}
+    summary = {label: method_summary(sorted(group, key=lambda r: r["seed"]), start) for label, group in groups.items()}
+    controls = [label for label, group in groups.items() if group[0]["control"]]
+    for label, method in summary.items():
+        method["vs"] = {control: {rate: paired_difference(groups[label], groups[control], rate) for rate in RATES}
+                        for control in controls if control != label}
+    return summary

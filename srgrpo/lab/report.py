@@ -66,24 +66,30 @@ def _pct(stat: dict[str, Any], sign: bool = False) -> str:
     return _interval(stat, "{:+.1f}" if sign else "{:.1f}")
 
 
+def _problems(n: int) -> str:
+    return f"{n} problem" + ("" if n == 1 else "s")
+
+
 def real_markdown(summary: dict[str, Any]) -> str:
     """Held-out rates of the pretrained model and after each method's runs, mean [95% interval over seeds]."""
     cfg = summary["settings"]
     start = summary["start"]["heldout"]
     methods = list(summary["methods"].values())
     seeds = len(methods[0]["seeds"]) if methods else 0
-    rows = ["| method | accuracy (%) | change (points) | strict format (%) | any `####` line (%) | "
-            "stopped (%) | seconds per run |", "|---|---|---|---|---|---|---|"]
-    rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | {start['strict_format']['percent']:.1f} | "
+    rows = ["| method | accuracy (%) | change (points) | accuracy minus `constant`'s, paired by seed (points) | "
+            "strict format (%) | any `####` line (%) | stopped (%) | seconds per run |", "|---|---|---|---|---|---|---|---|"]
+    rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | | {start['strict_format']['percent']:.1f} | "
                 f"{start['answer_line']['percent']:.1f} | {start['stopped']['percent']:.1f} | |")
     for m in methods:
         after, change = m["after"], m["change"]
+        vs = m.get("vs", {}).get("constant")
         rows.append(f"| {_label(m)} | {_pct(after['accuracy'])} | {_pct(change['accuracy'], True)} | "
+                    f"{_pct(vs['accuracy'], True) if vs else ''} | "
                     f"{_pct(after['strict_format'])} | {_pct(after['answer_line'])} | {_pct(after['stopped'])} | "
                     f"{m['wall_s']['mean']:.0f} |")
     caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens), "
-               f"mean [95% interval] over {seeds} seeds, after {cfg['steps']} steps of {cfg['prompts_per_step']} "
-               f"problems x {cfg['num_generations']} completions ({cfg['max_completion_length']} tokens, temperature "
+               f"mean [95% interval] over {seeds} seeds, after {cfg['steps']} steps of {_problems(cfg['prompts_per_step'])} "
+               f"x {cfg['num_generations']} completions ({cfg['max_completion_length']} tokens, temperature "
                f"{cfg['temperature']:g}, LoRA r{cfg['lora_r']}, lr {cfg['learning_rate']:g}, rewards correctness + "
                f"format). The pretrained model's row is one greedy evaluation (no seeds).")
     return caption + "\n\n" + "\n".join(rows)

@@ -1,31 +1,30 @@
-r"""Synthetic arithmetic word problems in GSM8K's style, for the lab's tiny language model.
+r"""Synthetic arithmetic word problems in GSM8K's style: the real-model lab's task and ``--dataset arithmetic``.
 
 Each problem is a short story with one or two chained operations on small integers, and a
 worked solution that ends, like GSM8K's gold solutions, with the answer alone on the last line::
 
-    Q: Ava has 5 marbles. Ava buys 3 packs with 4 marbles in each pack.
-       How many marbles does Ava have now?
-    A: 3 * 4 = 12
-       5 + 12 = 17
-       #### 17
+    question: Ava has 5 marbles. Ava buys 3 packs with 4 marbles in each pack.
+              How many marbles does Ava have now?
+    solution: 3 * 4 = 12
+              5 + 12 = 17
+              #### 17
 
 So :func:`srgrpo.rewards.correctness_reward` grades a completion exactly as it grades GSM8K.
+:func:`srgrpo.word_problems.load_arithmetic` asks them through a model's chat template with the kit's GSM8K system
+message; the real-model lab (:mod:`srgrpo.lab.real`) trains and measures SmolLM2 on them.
 
 The generator
 -------------
 - 20 names, 15 items and 24 templates: 12 with one operation (``+``, ``-``, ``*``, ``/``), 12
   with two chained ones (the first step's result feeds the second). Templates are drawn with
   equal probability, so half the problems take one step and half take two.
-- Numbers stay small enough for a model of a few million parameters to learn the arithmetic from
-  scratch in a few CPU minutes: every operation starts from one-digit numbers (sums and
+- Numbers stay small, so a 135 M-parameter model gets some right from the start and a group of
+  its completions usually mixes right and wrong ones: every operation starts from one-digit numbers (sums and
   differences of one-digit numbers, the times table and its inverse); in two-step problems the
   second step adds, subtracts or multiplies a one-digit number to the first result. Every
   intermediate and final result is a non-negative integer (at most 90).
 - The solution writes one line ``x op y = r`` per operation (GSM8K's equations, without its
-  prose, which keeps completions short: on a CPU every completion token is paid for twice in
-  an RL step, once to generate it and once to train on it) and then ``#### r``.
-- :func:`flawed_solution` writes the same work with a systematic slip in the final line, for
-  warm starts that are only partly right (see :mod:`srgrpo.lab.arithmetic`).
+  prose) and then ``#### r``.
 
 Splits
 ------
@@ -33,17 +32,12 @@ Splits
 training problems from another, skipping any question already drawn: the two sets are disjoint
 (and free of duplicates), the held-out set depends only on ``seed`` and ``n_heldout`` (not on
 ``n_train``), and the same arguments always give the same problems.
-
-Prompts are plain strings, ``"Q: <question>\nA:"``, and the model continues with
-``" <solution>"`` (:func:`format_prompt`, :func:`format_completion`): with the tiny tokenizer a
-plain prompt is shorter than a chat template, and the prompt's tokens are the same whether it
-is encoded alone (as TRL does before generating) or followed by its solution.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 __all__ = [
     "NAMES",
@@ -52,10 +46,6 @@ __all__ = [
     "generate_problem",
     "generate_problems",
     "make_splits",
-    "format_prompt",
-    "format_completion",
-    "flawed_solution",
-    "prompt_dataset",
 ]
 
 NAMES: tuple[str, ...] = (
@@ -325,35 +315,3 @@ def make_splits(n_train: int, n_heldout: int, seed: int = 0) -> tuple[list[dict[
     heldout = generate_problems(n_heldout, seed)
     train = generate_problems(n_train, seed + 1_000_003, exclude={p["question"] for p in heldout})
     return train, heldout
-
-
-def flawed_solution(problem: dict[str, Any]) -> str:
-    """The problem's solution with a systematic slip: the final line repeats the first number of
-    the last equation instead of its result (``3 + 5 = 8`` then ``#### 3``).
-
-    The warm start of :mod:`srgrpo.lab.arithmetic` can learn from a share of such demonstrations
-    (``warm_flaw``): the model then does the work but often reports the wrong number of it, a
-    habit that sampling reveals and a correctness reward can correct.
-    """
-    *lines, _ = problem["solution"].split("\n")
-    return "\n".join([*lines, f"#### {lines[-1].split(' ', 1)[0]}"])
-
-
-def format_prompt(question: str) -> str:
-    """The plain-text prompt the model continues: ``"Q: <question>\\nA:"``."""
-    return f"Q: {question}\nA:"
-
-
-def format_completion(solution: str) -> str:
-    """The text the model should write after the prompt (a space, then the solution)."""
-    return f" {solution}"
-
-
-def prompt_dataset(problems: Sequence[dict[str, Any]]):
-    """Problems as a ``datasets.Dataset`` of ``prompt`` (:func:`format_prompt`) and ``answer``: what TRL trains on."""
-    from datasets import Dataset
-
-    return Dataset.from_dict({
-        "prompt": [format_prompt(p["question"]) for p in problems],
-        "answer": [p["answer"] for p in problems],
-    })

@@ -92,8 +92,8 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
     cfg, start = summary["settings"], summary["start"]["heldout"]
     seeds = len(cfg["seeds"])
     lines = [
-        f"{cfg['model']}: {cfg['steps']} steps a run, {cfg['prompts_per_step']} problems x {cfg['num_generations']} "
-        f"completions a step (at most {cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}), "
+        f"{cfg['model']}: {cfg['steps']} steps a run, {cfg['prompts_per_step']} problem"
+        f"{'' if cfg['prompts_per_step'] == 1 else 's'} x {cfg['num_generations']} completions a step (at most {cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}), "
         f"LoRA r{cfg['lora_r']}, lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}; {seeds} seeds per method",
         f"held-out: {start['n']} problems, greedy, at most {cfg['eval_max_new_tokens']} new tokens; "
         f"the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
@@ -136,13 +136,13 @@ def real_examples(summary: Mapping[str, Any], labels, seed: int = 0, k: int = 1)
 def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
     """What the intervals support, one statement per method, computed from the JSON.
 
-    For each method: does its accuracy change exclude zero (and in which direction); does its mean strict format
-    reach ``format_bar`` percent; does it reach the issue's aim (``accuracy_bar`` points with an interval above zero).
-    Then the pairs of methods whose accuracy intervals after training do not overlap.
+    For each method: does its accuracy change from the pretrained model exclude zero (and in which direction); does
+    its mean strict format reach ``format_bar`` percent; does it meet the lab's aim (an accuracy gain of at least
+    ``accuracy_bar`` points whose interval excludes zero, and the format bar). For each method that is not a control:
+    its accuracy and strict format minus each control's, paired by seed, and whether that interval excludes zero.
     """
-    methods = list(summary["methods"].values())
     lines = []
-    for m in methods:
+    for m in summary["methods"].values():
         label = m["label"] + (" (control)" if m["control"] else "")
         acc, fmt = m["change"]["accuracy"], m["after"]["strict_format"]
         if excludes_zero(acc):
@@ -154,15 +154,14 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
         lines.append(f"{label}: {verdict}; strict format {fmt['mean']:.0f}% "
                      f"({'at least' if fmt['mean'] >= format_bar else 'below'} {format_bar:.0f}%)"
                      f"{'; meets the aim' if aim else ''}")
-    apart = []
-    for i, a in enumerate(methods):
-        for b in methods[i + 1:]:
-            x, y = a["after"]["accuracy"], b["after"]["accuracy"]
-            if None in (x["low"], y["low"]):
-                continue
-            if x["low"] > y["high"] or y["low"] > x["high"]:
-                hi, lo = (a, b) if x["mean"] > y["mean"] else (b, a)
-                apart.append(f"{hi['label']} > {lo['label']}")
-    lines.append("")
-    lines.append("accuracy after training, intervals that do not overlap: " + ("; ".join(apart) if apart else "none"))
+        for rate, name in (("accuracy", "accuracy"), ("strict_format", "strict format")):
+            parts = []
+            for control, rates in m.get("vs", {}).items():
+                diff = rates[rate]
+                if m["control"] or diff["mean"] is None:
+                    continue
+                sign = "" if not excludes_zero(diff) else (", above" if diff["low"] > 0 else ", below")
+                parts.append(f"{_cell(diff)} vs {control}{sign}")
+            if parts:
+                lines.append(f"    {name}, paired by seed: " + "; ".join(parts))
     return "\n".join(lines)
