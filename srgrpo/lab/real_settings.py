@@ -45,8 +45,8 @@ class RealLabSettings:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "one run of every method per seed"})
     model: str = field(default="smollm2", metadata={"help": "model to start from (smollm2: SmolLM2-135M-Instruct, "
                                                             "offline from its wheel; tiny: the random smoke-test model)"})
-    steps: int = field(default=16, metadata={"help": "optimizer steps of every run"})
-    prompts_per_step: int = field(default=1, metadata={"help": "problems a step (each gets num_generations samples)"})
+    steps: int = field(default=10, metadata={"help": "optimizer steps of every run"})
+    prompts_per_step: int = field(default=2, metadata={"help": "problems a step (each gets num_generations samples)"})
     num_generations: int = field(default=8, metadata={"help": "completions per problem (the group size K)"})
     max_completion_length: int = field(default=64, metadata={"help": "token limit of a sampled completion"})
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature during training"})
