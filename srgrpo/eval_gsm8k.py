@@ -21,11 +21,11 @@ it stated its answer explicitly (``####``, ``\\boxed{}``, "the answer is"), and 
 Outputs
 -------
 * ``FILE.jsonl`` next to ``--output FILE.json``: one record per problem (``index, question, gold, completion,
-  predicted, correct, strict_correct, format_score, num_tokens, truncated, settings_id``), appended and flushed
-  after every batch;
+  predicted, correct, strict_correct, format_score, any_answer_line, num_tokens, truncated, settings_id``; scored by
+  :func:`srgrpo.eval_records.score_record`), appended and flushed after every batch;
 * ``FILE.json``: the summary: ``model, adapter, split, n, correct, accuracy, accuracy_ci95, strict_correct,
-  strict_accuracy, strict_accuracy_ci95, format_rate, mean_completion_tokens, truncated_rate``, the generation
-  settings, wall time and library versions. Intervals are 95 % Wilson intervals (:func:`srgrpo.plots.wilson_interval`).
+  strict_accuracy, strict_accuracy_ci95, format_rate, answer_line_rate, mean_completion_tokens, truncated_rate``, the
+  generation settings, wall time and library versions. Intervals are 95 % Wilson intervals (:func:`srgrpo.plots.wilson_interval`).
 
 Interrupted runs resume
 -----------------------
