@@ -75,9 +75,9 @@ def _rates(summary: Mapping[str, Any]) -> str:
 
 def live_report(before: Mapping[str, Any], after: Mapping[str, Any], steps: int) -> str:
     """Two lines: the live run's held-out counts before and after its ``steps`` steps."""
-    return (f"before:             {_rates(before)}\n"
-            f"after {steps} step{'s' if steps != 1 else ''}:{' ' * (12 - len(str(steps)) - (steps != 1))} "
-            f"{_rates(after)}")
+    labels = ("before:", f"after {steps} step{'' if steps == 1 else 's'}:")
+    width = max(map(len, labels))
+    return "\n".join(f"{label:<{width}} {_rates(s)}" for label, s in zip(labels, (before, after)))
 
 
 def _cell(stat: Mapping[str, Any], unit: str = "") -> str:
