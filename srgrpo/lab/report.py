@@ -110,9 +110,9 @@ def results_markdown(results_dir: Path | str | None = None) -> str:
         summary = json.loads(real.read_text())
         links = " ".join(f"![{Path(p).stem}](data/results/{Path(p).name})" for p in summary.get("figures", []))
         runs = summary["runs"]
-        parts.append("**SmolLM2-135M-Instruct on synthetic word problems** (`python -m srgrpo.lab real --workers 2`, "
+        parts.append(f"**SmolLM2-135M-Instruct on synthetic word problems** (`{summary['metadata']['command']}`, "
                      f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs on "
-                     f"{summary['settings']['workers']} workers)\n\n" + real_markdown(summary)
+                     f"{summary['settings']['workers']} worker(s))\n\n" + real_markdown(summary)
                      + ("\n\n" + links if links else ""))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
