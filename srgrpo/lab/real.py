@@ -173,6 +173,9 @@ def main(argv: Sequence[str] = ()) -> int:
 
         summary["figures"] = [str(p) for p in save_figures(summary, output)]
     write_json(output, summary)
+    from srgrpo.lab.real_figures import format_table
+
+    print(format_table(summary))
     print(f"wrote {output} ({len(summary['runs'])} runs, {summary['elapsed_s']:.0f} s)")
     return 0
 
