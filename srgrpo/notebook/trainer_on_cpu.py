@@ -17,6 +17,7 @@ from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
 from srgrpo.notebook.setup import load_results, setup_notebook
+from srgrpo.palette import run_label
 from srgrpo.step_table import attach_step_table
 
 __all__ = [
@@ -106,7 +107,7 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
         f"  {'method':<30} {'accuracy':>22} {'strict format':>22} {'stopped':>22}",
     ]
     for m in summary["methods"].values():
-        label = m["label"] + (" (control)" if m["control"] else "")
+        label = run_label(m)
         ch = m["change"]
         lines.append(f"  {label:<30} {_cell(ch['accuracy']):>22} {_cell(ch['strict_format']):>22} "
                      f"{_cell(ch['stopped']):>22}")
@@ -143,7 +144,7 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
     """
     lines = []
     for m in summary["methods"].values():
-        label = m["label"] + (" (control)" if m["control"] else "")
+        label = run_label(m)
         acc, fmt = m["change"]["accuracy"], m["after"]["strict_format"]
         if excludes_zero(acc):
             verdict = "accuracy rose" if acc["low"] > 0 else "accuracy fell"
