@@ -8,7 +8,9 @@ unchanged. SR-GRPO adds:
 - ``soft_advantage`` (``"shared"`` or ``"per_sample"``, default ``"shared"``): how the weights
   become advantages (see :mod:`srgrpo.advantages`);
 - ``max_prompt_length`` (default 256): TRL 1.x dropped this field; SR-GRPO keeps it, and the
-  trainer left-truncates longer prompts (in tokens, before generation) with a warning that counts them.
+  trainer left-truncates longer prompts (in tokens, before generation) with a warning that counts them;
+- ``cpu_fast_generation`` (default true): on a CPU, completions are sampled by :mod:`srgrpo.cpu_generation`
+  (same distribution, less overhead; see :mod:`srgrpo.cpu_fast_path`).
 
 and uses the specification's defaults where they differ from TRL's: ``num_generations=8``,
 ``beta=0.1`` (TRL: 0.0, so no reference model), ``max_completion_length=512``, ``use_vllm=False``.
@@ -69,6 +71,20 @@ class SRGRPOConfig(_GRPOConfig):
         default=512, metadata={"help": "Maximum number of tokens generated per completion."}
     )
     use_vllm: bool = field(default=False, metadata={"help": "Generate with vLLM (needs vllm installed and a GPU)."})
+    cpu_shared_prompt: bool = field(
+        default=True,
+        metadata={
+            "help": "On a CPU, the loss runs each distinct prompt of a micro-batch once and shares its key/value cache "
+            "with the rows of its group (srgrpo.cpu_fast_path); false: TRL's full pass over every row."
+        },
+    )
+    cpu_fast_generation: bool = field(
+        default=True,
+        metadata={
+            "help": "On a CPU, sample completions from a merged copy of the policy with a static cache, one prefill "
+            "per distinct prompt and an inverse-CDF sampler (srgrpo.cpu_generation); false: TRL's model.generate."
+        },
+    )
 
     def __post_init__(self):
         self.tau = validate_tau(self.tau)

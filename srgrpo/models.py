@@ -91,6 +91,7 @@ class PolicyInfo:
     load_in_4bit: bool
     dtype: str
     reason: str
+    precision: str = ""  # on the CPU path: why this dtype (srgrpo.cpu_precision)
     lora: dict[str, Any] = field(default_factory=dict)
     trainable_params: int = 0
     total_params: int = 0
@@ -138,6 +139,7 @@ def load_policy(
     seed: int = 3407,
     dtype=None,
     use_unsloth: bool | str = "auto",
+    precision_note: str | None = None,
 ):
     """Load the model to train and its tokenizer: ``(model, tokenizer, PolicyInfo)``.
 
@@ -154,6 +156,8 @@ def load_policy(
         seed: seed of the adapter initialisation.
         dtype: weights' dtype (``None``: float32 on a CPU, bfloat16 or float16 on a GPU; Unsloth decides itself).
         use_unsloth: ``"auto"`` (when available), ``True`` (error if not available) or ``False``.
+        precision_note: why ``dtype`` was chosen (the train command passes :mod:`srgrpo.cpu_precision`'s reason on a
+            CPU); shown in the loading notice and kept in :class:`PolicyInfo`.
 
     No device is chosen here: the trainer (accelerate) places the model, so ``accelerate launch`` works.
     """
@@ -175,7 +179,8 @@ def load_policy(
         )
     else:
         model, tokenizer, info = _load_transformers(path, model_name, lora=lora, load_in_4bit=load_in_4bit and not tiny,
-                                                    seed=seed, dtype=dtype, why=_why_not_unsloth(want, tiny))
+                                                    seed=seed, dtype=dtype, why=_why_not_unsloth(want, tiny),
+                                                    precision_note=precision_note)
     if tokenizer.pad_token_id is not None and getattr(model, "generation_config", None) is not None:
         if model.generation_config.pad_token_id is None:
             model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -219,7 +224,7 @@ def _why_not_unsloth(want: bool | None, tiny: bool) -> str:
     return "Unsloth is not installed"
 
 
-def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why):
+def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why, precision_note=None):
     """The transformers + peft path: full-precision weights, LoRA from ``peft.get_peft_model`` (when ``lora``)."""
     import torch
 
@@ -228,7 +233,8 @@ def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why
     quant = " (load_in_4bit ignored: 4-bit loading needs Unsloth)" if load_in_4bit else ""
     _notice(
         f"srgrpo: Unsloth not used ({why}) — loading {model_name} with transformers + "
-        f"{'peft ' if lora else ''}{what} in {str(weight_dtype).replace('torch.', '')}{quant}."
+        f"{'peft ' if lora else ''}{what} in {str(weight_dtype).replace('torch.', '')}"
+        f"{' (' + precision_note + ')' if precision_note else ''}{quant}."
     )
     model = load_weights(path, weight_dtype)
     tokenizer = load_tokenizer(TINY_MODEL_NAME if model_name == TINY_MODEL_NAME else path)
@@ -239,7 +245,7 @@ def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why
         model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **lora))
     info = PolicyInfo(
         model_name=model_name, backend="transformers", use_lora=bool(lora), load_in_4bit=False,
-        dtype=str(weight_dtype).replace("torch.", ""), reason=why, lora=lora,
+        dtype=str(weight_dtype).replace("torch.", ""), reason=why, lora=lora, precision=precision_note or "",
     )
     return model, tokenizer, info
 

@@ -207,6 +207,9 @@ def _load_model(script_args: ScriptArguments, training_args):
     """:func:`srgrpo.models.load_policy` with the script's model and LoRA settings."""
     from srgrpo.models import load_policy
 
+    dtype = None
+    if training_args.use_cpu or not _cuda_available():
+        dtype = "bfloat16" if training_args.bf16 else "float32"
     max_seq = script_args.max_seq_length or (
         (training_args.max_prompt_length or 512) + (training_args.max_completion_length or 512)
     )
@@ -222,7 +225,25 @@ def _load_model(script_args: ScriptArguments, training_args):
         gradient_checkpointing=training_args.gradient_checkpointing,
         seed=training_args.seed,
         use_unsloth={"auto": "auto", "never": False, "always": True}[script_args.use_unsloth],
+        dtype=dtype,
+        precision_note=_precision_note(script_args, training_args) if dtype else None,
     )
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _precision_note(script_args: ScriptArguments, training_args) -> str:
+    """Why the CPU path runs in the precision it does (the loading notice and srgrpo_config.yaml say it)."""
+    from srgrpo.cpu_precision import choose_cpu_precision
+
+    choice = choose_cpu_precision(script_args.cpu_precision)
+    if choice.bf16 != bool(training_args.bf16):
+        return f"--bf16 {str(bool(training_args.bf16)).lower()} given, over cpu_precision {choice.describe()}"
+    return f"cpu_precision {choice.describe()}"
 
 
 def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any]) -> int:

@@ -92,6 +92,12 @@ class ScriptArguments:
         metadata={"help": "auto: use Unsloth on a CUDA GPU when installed; never; always (error if unavailable).",
                   "choices": ["auto", "never", "always"]},
     )
+    cpu_precision: str = field(
+        default="auto",
+        metadata={"help": "On a CPU: auto (bfloat16 weights + autocast where the CPU has native bf16 and a probe "
+                          "measures it faster, else float32; srgrpo.cpu_precision), float32 or bfloat16.",
+                  "choices": ["auto", "float32", "bfloat16"]},
+    )
     max_seq_length: int | None = field(
         default=None, metadata={"help": "Unsloth's max_seq_length (default max_prompt_length + max_completion_length)."}
     )
@@ -270,6 +276,20 @@ def _config_keys(argv: list[str]) -> set[str]:
     return set(_load_yaml(config))
 
 
+def cpu_precision_for(argv: list[str], settings: dict[str, Any]):
+    """The CPU path's :class:`srgrpo.cpu_precision.CPUPrecision` for ``--cpu_precision`` (command line, else the
+    preset's, else ``auto``); ``None`` when training will run on a CUDA GPU."""
+    import torch
+
+    from srgrpo.cpu_precision import choose_cpu_precision
+
+    use_cpu = _pop_option(list(argv), "use_cpu") or settings.get("use_cpu")
+    if torch.cuda.is_available() and str(use_cpu).lower() not in {"true", "1", "yes"}:
+        return None
+    requested = _pop_option(list(argv), "cpu_precision") or settings.get("cpu_precision") or "auto"
+    return choose_cpu_precision(str(requested))
+
+
 def parse_args(argv: list[str] | None = None):
     """Parse flags (and the preset) into ``(ScriptArguments, SRGRPOConfig)``, layered as the module docstring says.
 
@@ -289,6 +309,10 @@ def parse_args(argv: list[str] | None = None):
     parser = build_parser()
     parser.set_defaults_with_config(**machine_defaults(preset, set(settings) | _config_keys(argv), argv))
     parser.set_defaults_with_config(**settings)
+    precision = cpu_precision_for(argv, settings)
+    if precision is not None:
+        # On a CPU the precision follows the CPU (srgrpo.cpu_precision), over the preset; a --bf16 flag still wins.
+        parser.set_defaults_with_config(bf16=precision.bf16, fp16=False)
     script_args, training_args = parser.parse_args_and_config(argv)
     script_args.preset = str(resolve_preset(preset)) if preset else None
     notice = _fallback_optimizer(training_args)

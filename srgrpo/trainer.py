@@ -28,7 +28,8 @@ which keeps the reward call and replaces the loss.
 It also logs ``soft_advantage_mean`` and ``soft_advantage_std`` (over all completions of the
 step) next to TRL's metrics, adds the specification's name ``completion_length`` (TRL's
 ``completions/mean_length``), shows SR's advantages in the ``log_completions`` table, and enforces
-``max_prompt_length`` by left-truncating prompt tokens before generation.
+``max_prompt_length`` by left-truncating prompt tokens before generation. On a CPU its completions are sampled by
+:class:`srgrpo.cpu_fast_path.CPUFastPathMixin` (the same distribution as ``generate``, with less overhead).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import torch
 
 from srgrpo.advantages import soft_advantages
 from srgrpo.config import SRGRPOConfig
+from srgrpo.cpu_fast_path import CPUFastPathMixin
 from srgrpo.unsloth_compat import ensure_unsloth_model_methods, grpo_base_classes
 
 __all__ = ["SRGRPOTrainer", "combine_rewards"]
@@ -61,7 +63,7 @@ def combine_rewards(rewards_per_func: torch.Tensor, weights: torch.Tensor) -> to
     return rewards
 
 
-class SRGRPOTrainer(_GRPOTrainer):
+class SRGRPOTrainer(CPUFastPathMixin, _GRPOTrainer):
     """A ``GRPOTrainer`` whose group advantages are SR-GRPO's soft advantages.
 
     Use it exactly like ``trl.GRPOTrainer``, with an :class:`srgrpo.SRGRPOConfig` as ``args``::

@@ -1,0 +1,121 @@
+"""The trainer's CPU fast path inside TRL's real trainer: the shared-prompt loss against TRL's own full pass, and the
+sampler taking over ``_generate_single_turn`` only where it may."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from srgrpo import SRGRPOTrainer
+from srgrpo.tiny import load_tiny
+
+from test_cpu_generation import lora_model
+from test_trainer import prompts_dataset, small_config
+
+pytestmark = pytest.mark.trains_with_trl
+
+
+def length_reward(completions, **kwargs):
+    return [float(len(c[0]["content"]) % 5) for c in completions]
+
+
+def make_trainer(tmp_path, **overrides):
+    model, tok = load_tiny()
+    model = lora_model(model, scale=0.1)
+    args = small_config(tmp_path, **overrides)
+    return SRGRPOTrainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=prompts_dataset(),
+                         processing_class=tok)
+
+
+def grpo_batch(tok, prompts_per_batch=2, k=4, completion_len=7, seed=0):
+    """Left-padded prompts repeated k times (GRPO's layout) + random completions right-padded, as TRL builds them."""
+    g = torch.Generator().manual_seed(seed)
+    questions = [f"Ava has {i + 3} apples and buys {2 * i} more{'!' * i}. How many?" for i in range(prompts_per_batch)]
+    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=True, add_generation_prompt=True,
+                                       return_dict=False) for q in questions]
+    width = max(map(len, prompts))
+    rows, masks = [], []
+    for p in prompts:
+        for _ in range(k):
+            n = int(torch.randint(1, completion_len + 1, (1,), generator=g))
+            comp = torch.randint(10, 200, (n,), generator=g).tolist()
+            pad_left, pad_right = width - len(p), completion_len - n
+            rows.append([tok.pad_token_id] * pad_left + p + comp + [tok.pad_token_id] * pad_right)
+            masks.append([0] * pad_left + [1] * (len(p) + n) + [0] * pad_right)
+    return torch.tensor(rows), torch.tensor(masks), completion_len
+
+
+@pytest.mark.parametrize("compute_entropy", [False, True])
+def test_the_shared_prompt_pass_equals_trls_full_pass(tmp_path, compute_entropy):
+    trainer = make_trainer(tmp_path)
+    ids, mask, c = grpo_batch(trainer.processing_class)
+    model = trainer.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    results = {}
+    for shared in (False, True):
+        trainer.args.cpu_shared_prompt = shared
+        model.zero_grad()
+        logps, entropy, _ = trainer._get_per_token_logps_and_entropies(model, ids, mask, c,
+                                                                       compute_entropy=compute_entropy)
+        completion_mask = mask[:, -c:].float()
+        loss = -(logps * completion_mask).sum() + (0 if entropy is None else (entropy * completion_mask).sum())
+        loss.backward()
+        results[shared] = (logps.detach() * completion_mask, entropy, [p.grad.clone() for p in params])
+    (lp_full, ent_full, g_full), (lp_shared, ent_shared, g_shared) = results[False], results[True]
+    assert lp_shared.shape == lp_full.shape == (ids.shape[0], c)
+    assert torch.allclose(lp_shared, lp_full, atol=1e-5, rtol=1e-4)
+    if compute_entropy:
+        m = mask[:, -c:].bool()
+        assert torch.allclose(ent_shared.detach()[m], ent_full.detach()[m], atol=1e-5, rtol=1e-4)
+    assert len(g_full) == len(g_shared) > 0
+    for a, b in zip(g_full, g_shared):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-3), (a - b).abs().max()
+
+
+def test_shared_prompts_are_found_in_any_row_order(tmp_path):
+    trainer = make_trainer(tmp_path)
+    ids, mask, c = grpo_batch(trainer.processing_class, prompts_per_batch=3, k=3)
+    order = torch.randperm(ids.shape[0], generator=torch.Generator().manual_seed(4))  # TRL shuffles the batch
+    ids, mask = ids[order], mask[order]
+    out = {}
+    for shared in (False, True):
+        trainer.args.cpu_shared_prompt = shared
+        with torch.no_grad():
+            out[shared] = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, c)[0]
+    keep = mask[:, -c:].bool()
+    assert torch.allclose(out[True][keep], out[False][keep], atol=1e-5, rtol=1e-4)
+
+
+def test_training_on_a_cpu_samples_with_the_fast_sampler(tmp_path, monkeypatch):
+    import srgrpo.cpu_fast_path as fast
+
+    calls = []
+    real = fast.sample_completions
+    monkeypatch.setattr(fast, "sample_completions", lambda *a, **k: calls.append(1) or real(*a, **k))
+    trainer = make_trainer(tmp_path, max_steps=2, beta=0.0)
+    trainer.train()
+    assert len(calls) == 2  # one generation a step
+    history = [h for h in trainer.state.log_history if "reward" in h]
+    assert len(history) == 2 and all(0 < h["completions/mean_length"] <= 12 for h in history)
+
+
+def test_trl_generates_when_the_fast_path_is_off_and_says_why(tmp_path, monkeypatch, caplog):
+    import srgrpo.cpu_fast_path as fast
+
+    monkeypatch.setattr(fast, "sample_completions", lambda *a, **k: pytest.fail("the fast sampler was used"))
+    trainer = make_trainer(tmp_path, max_steps=1, beta=0.0, cpu_fast_generation=False)
+    with caplog.at_level(logging.INFO, logger="srgrpo.cpu_fast_path"):
+        trainer.train()
+    assert "cpu_fast_generation is off" in caplog.text
+
+
+def test_settings_the_sampler_lacks_leave_generation_to_trl(tmp_path, monkeypatch, caplog):
+    import srgrpo.cpu_fast_path as fast
+
+    monkeypatch.setattr(fast, "sample_completions", lambda *a, **k: pytest.fail("the fast sampler was used"))
+    trainer = make_trainer(tmp_path, max_steps=1, beta=0.0, repetition_penalty=1.2)
+    with caplog.at_level(logging.INFO, logger="srgrpo.cpu_fast_path"):
+        trainer.train()
+    assert "repetition_penalty" in caplog.text
