@@ -148,6 +148,9 @@ class MergedPolicy:
         # linear layer of its own: the structure is copied, the weights are not.
         memo = {id(t): t for t in (*base.parameters(), *base.buffers())}
         self.module = copy.deepcopy(base, memo)
+        # A forward patched onto the instance (TRL's fused log-prob head) closes over the *original* module's forward,
+        # which would run the unmerged layers: the copy uses its class's own forward.
+        self.module.__dict__.pop("forward", None)
         for name, _ in _lora_layers(self.module):
             original = base.get_submodule(name)
             inner = original.base_layer

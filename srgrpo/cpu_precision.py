@@ -65,8 +65,12 @@ class CPUPrecision:
         return asdict(self)
 
     def describe(self) -> str:
-        """For the loading notice: ``"float32 (auto: AMD EPYC has no native bf16)"``."""
-        return f"{self.dtype} ({self.requested}: {self.reason})"
+        """One line: ``"float32 (CPU precision auto: AMD EPYC has no native bf16)"``."""
+        return f"{self.dtype} ({self.note()})"
+
+    def note(self) -> str:
+        """Why, without the dtype: ``"CPU precision auto: AMD EPYC has no native bf16"``."""
+        return f"CPU precision {self.requested}: {self.reason}"
 
 
 def _cpuinfo() -> str:
@@ -172,7 +176,7 @@ def choose_cpu_precision(
         why = "forced" if native else "forced; this CPU has no native bf16, so it is emulated and slow"
         return CPUPrecision("bfloat16", requested, why, cpu, native)
     if not native:
-        return CPUPrecision("float32", requested, f"{cpu} has no native bf16 (no {' or '.join(_X86_BF16)} / ARM bf16)",
+        return CPUPrecision("float32", requested, f"{cpu} has no native bf16",
                             cpu, native)
     key = f"{cpu}|{','.join(native)}|torch {torch.__version__}|threads {torch.get_num_threads()}"
     measured = _cached_probe(key, probe, use_cache)

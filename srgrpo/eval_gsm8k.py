@@ -146,7 +146,14 @@ def evaluate(
     problems = load_problems(dataset, split, data_dir=data_dir, limit=limit)
     backend = _choose_backend(use_vllm, model, log)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch_dtype = as_dtype(dtype) or default_dtype(device)
+    torch_dtype = as_dtype(dtype)
+    if torch_dtype is None and device == "cpu":
+        from srgrpo.cpu_precision import choose_cpu_precision
+
+        precision = choose_cpu_precision("auto")  # bfloat16 only where this CPU computes it natively and faster
+        torch_dtype = precision.torch_dtype()
+        log(f"srgrpo: evaluating in {precision.describe()}")
+    torch_dtype = torch_dtype or default_dtype(device)
     settings = _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend)
     if overwrite:
         out_jsonl.unlink(missing_ok=True)
@@ -302,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=None,
                         help="summary JSON (records go to the same name with .jsonl); default outputs/eval_<model>_<split>.json")
     parser.add_argument("--data_dir", default=None, help="folder with GSM8K's jsonl files (default: see srgrpo.gsm8k)")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: by device)")
+    parser.add_argument("--dtype", default=None,
+                        help="float32, bfloat16 or float16 (default: by device; on a CPU, srgrpo.cpu_precision's choice)")
     parser.add_argument("--use_vllm", action="store_true", help="generate with vLLM when installed (GPU)")
     parser.add_argument("--overwrite", action="store_true", help="discard existing records instead of resuming")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")

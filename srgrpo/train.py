@@ -242,8 +242,8 @@ def _precision_note(script_args: ScriptArguments, training_args) -> str:
 
     choice = choose_cpu_precision(script_args.cpu_precision)
     if choice.bf16 != bool(training_args.bf16):
-        return f"--bf16 {str(bool(training_args.bf16)).lower()} given, over cpu_precision {choice.describe()}"
-    return f"cpu_precision {choice.describe()}"
+        return f"--bf16 {str(bool(training_args.bf16)).lower()} given, over {choice.note()}"
+    return choice.note()
 
 
 def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any]) -> int:

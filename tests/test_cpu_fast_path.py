@@ -119,3 +119,27 @@ def test_settings_the_sampler_lacks_leave_generation_to_trl(tmp_path, monkeypatc
     with caplog.at_level(logging.INFO, logger="srgrpo.cpu_fast_path"):
         trainer.train()
     assert "repetition_penalty" in caplog.text
+
+
+def test_the_trainers_merged_copy_runs_no_adapter_layer(tmp_path):
+    """TRL patches a fused log-prob head onto the model instance; its closure must not lead the copy back to the
+    policy's unmerged layers (which would be correct, and as slow as before)."""
+    from peft.tuners.lora import LoraLayer
+
+    from srgrpo.cpu_generation import MergedPolicy, SamplingSettings, sample_completions
+
+    trainer = make_trainer(tmp_path)
+    calls = []
+    for module in trainer.model.modules():
+        if isinstance(module, LoraLayer):
+            module.register_forward_hook(lambda *a: calls.append(1))
+    tok = trainer.processing_class
+    prompt = tok.apply_chat_template([{"role": "user", "content": "2 + 3?"}], tokenize=True,
+                                     add_generation_prompt=True, return_dict=False)
+    merged = MergedPolicy(trainer.model)
+    sample_completions(merged.module, [prompt] * 4, max_new_tokens=5, stop_ids=[tok.eos_token_id],
+                       pad_id=tok.pad_token_id, settings=SamplingSettings(temperature=0))
+    assert calls == []
+    with torch.no_grad():
+        trainer.model(input_ids=torch.tensor([prompt]))
+    assert calls  # the hooks do see the policy's own forward
