@@ -151,7 +151,7 @@ def choose_cpu_precision(
     *,
     cpuinfo: str | None = None,
     machine: str | None = None,
-    probe: Callable[[], dict[str, Any]] = probe_bf16_speedup,
+    probe: Callable[[], dict[str, Any]] | None = None,
     use_cache: bool = True,
 ) -> CPUPrecision:
     """The CPU path's precision for ``requested`` (``auto``, ``float32`` or ``bfloat16``); see the module docstring.
@@ -179,7 +179,7 @@ def choose_cpu_precision(
         return CPUPrecision("float32", requested, f"{cpu} has no native bf16",
                             cpu, native)
     key = f"{cpu}|{','.join(native)}|torch {torch.__version__}|threads {torch.get_num_threads()}"
-    measured = _cached_probe(key, probe, use_cache)
+    measured = _cached_probe(key, probe or probe_bf16_speedup, use_cache)
     if measured["speedup"] >= MIN_SPEEDUP:
         return CPUPrecision("bfloat16", requested,
                             f"{'+'.join(native)}; a bf16 matrix product measured x{measured['speedup']} float32's",

@@ -1,0 +1,99 @@
+"""Does the CPU fast path learn what TRL's own path learns? Same preset, same seeds, both paths, held-out answers.
+
+    python benchmarks/compare_fast_path_learning.py [--seeds 0 1] [--steps 16] [--limit 64] [--json FILE]
+
+For each seed, ``python -m srgrpo.train --preset smollm2_cpu`` runs twice, as a user runs it: the kit's default (this
+CPU's precision, the fast sampler, the shared-prompt loss) and TRL's path (``--cpu_precision float32
+--cpu_fast_generation false --cpu_shared_prompt false``). Each trained adapter is then evaluated with
+``python -m srgrpo.eval_gsm8k`` on the first ``--limit`` synthetic test problems (greedy, 96 new tokens), and the
+pretrained model once. Finished runs and evaluations are kept in ``--workdir`` and skipped on a rerun.
+
+The two paths draw different random numbers (another sampler), so the same seed gives other completions: compare
+the curves and the held-out rates within their noise (the Wilson intervals printed beside them), not token by token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PATHS = {
+    "fast": [],
+    "trl": ["--cpu_precision", "float32", "--cpu_fast_generation", "false", "--cpu_shared_prompt", "false"],
+}
+EVAL = ["--dataset", "arithmetic", "--limit", None, "--max_new_tokens", "96", "--batch_size", "32", "--no_progress"]
+
+
+def _run(cmd: list[str], env: dict) -> float:
+    start = time.time()
+    subprocess.run([sys.executable, "-m", *cmd], env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, cwd=REPO)
+    return round(time.time() - start, 1)
+
+
+def _evaluate(model_args: list[str], out: Path, limit: int, env: dict) -> dict:
+    if not out.is_file():
+        _run(["srgrpo.eval_gsm8k", *model_args, *[str(limit) if a is None else a for a in EVAL], "--output", str(out)],
+             env)
+    return json.loads(out.read_text())
+
+
+def _rates(summary: dict) -> dict:
+    keep = ("accuracy", "accuracy_ci95", "strict_accuracy", "format_rate", "truncated_rate", "answer_line_rate",
+            "correct", "n")
+    return {k: summary[k] for k in keep if k in summary}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--steps", type=int, default=16)
+    p.add_argument("--limit", type=int, default=64)
+    p.add_argument("--workdir", default=str(REPO / ".cache" / "fast_path_learning"))
+    p.add_argument("--json", default=None, help="write the comparison here")
+    a = p.parse_args()
+    work = Path(a.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TQDM_DISABLE="1", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO),
+               PYTHONWARNINGS="ignore", TRANSFORMERS_VERBOSITY="error")
+    result = {"command": "python benchmarks/compare_fast_path_learning.py " + " ".join(sys.argv[1:]),
+              "steps": a.steps, "limit": a.limit, "runs": []}
+    result["pretrained"] = _rates(_evaluate(["--model", "smollm2"], work / "pretrained.json", a.limit, env))
+    for seed in a.seeds:
+        for path, flags in PATHS.items():
+            run = work / f"{path}_seed{seed}"
+            seconds = None
+            if not (run / "trainer_state.json").is_file():
+                seconds = _run(["srgrpo.train", "--preset", "smollm2_cpu", "--max_steps", str(a.steps), "--seed",
+                                str(seed), "--save_strategy", "no", "--output_dir", str(run), *flags], env)
+            history = json.loads((run / "trainer_state.json").read_text())["log_history"]
+            steps = [h for h in history if "reward" in h]
+            after = _rates(_evaluate(["--model", "smollm2", "--adapter", str(run)], run / "eval_after.json", a.limit,
+                                     env))
+            result["runs"].append({
+                "path": path, "seed": seed, "train_seconds": seconds,
+                "median_step_time": sorted(h["step_time"] for h in steps)[len(steps) // 2],
+                "reward": [round(h["reward"], 4) for h in steps],
+                "format": [round(h.get("rewards/format_reward/mean", float("nan")), 4) for h in steps],
+                "correctness": [round(h.get("rewards/correctness_reward/mean", float("nan")), 4) for h in steps],
+                "after": after,
+            })
+            r = result["runs"][-1]
+            q = max(1, len(steps) // 4)
+            print(f"seed {seed} {path:4s}: reward first {q} steps {sum(r['reward'][:q]) / q:.3f} -> last {q} "
+                  f"{sum(r['reward'][-q:]) / q:.3f}; median step {r['median_step_time']:.1f} s; held-out accuracy "
+                  f"{after['accuracy']:.3f} {after.get('accuracy_ci95')}, format {after.get('format_rate')}, "
+                  f"cut off {after.get('truncated_rate')}", flush=True)
+    print(f"pretrained: {result['pretrained']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
