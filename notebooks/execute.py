@@ -30,6 +30,8 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent
 NOTEBOOK_ENV: dict[str, str] = {
     "CUDA_VISIBLE_DEVICES": "",  # the CPU path everywhere, so outputs match on a GPU machine too
     "SRGRPO_DISABLE_UNSLOTH": "1",
+    # float32 on every CPU: a bf16-capable CPU would otherwise train and evaluate in bf16 and print other numbers
+    "SRGRPO_CPU_PRECISION": "float32",
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",

@@ -15,7 +15,7 @@ AMX, and a SmolLM2 loss forward + backward in 5.3 s instead of 10 s. A CPU witho
 
 What bf16 means on the CPU path: the base weights are loaded in bfloat16, peft keeps the LoRA adapters in float32
 (its ``autocast_adapter_dtype``), and the loss runs under bf16 autocast (``bf16=True``: accelerate's
-``torch.autocast("cpu")``). ``--cpu_precision float32|bfloat16`` forces either (a forced bf16 on a CPU without native
+``torch.autocast("cpu")``). ``--cpu_precision float32|bfloat16`` (or :data:`ENV_VAR`) forces either (a forced bf16 on a CPU without native
 support is allowed, with a warning: it is slow). :class:`CPUPrecision` is what the one-line loading notice and
 ``srgrpo_config.yaml`` report.
 """
@@ -23,6 +23,7 @@ support is allowed, with a warning: it is slow). :class:`CPUPrecision` is what t
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,10 +32,13 @@ from typing import Any, Callable
 
 from srgrpo.runtime import atomic_write_text, cache_root
 
-__all__ = ["CPUPrecision", "MIN_SPEEDUP", "CHOICES", "choose_cpu_precision", "cpu_model_name", "native_bf16_flags",
+__all__ = ["CPUPrecision", "MIN_SPEEDUP", "CHOICES", "ENV_VAR", "choose_cpu_precision", "cpu_model_name", "native_bf16_flags",
            "probe_bf16_speedup"]
 
 CHOICES = ("auto", "float32", "bfloat16")
+#: Sets what ``auto`` means on this machine (``float32`` or ``bfloat16``); the tests and the notebooks' stored outputs
+#: pin ``float32`` with it, so they print the same numbers on every CPU.
+ENV_VAR = "SRGRPO_CPU_PRECISION"
 #: bf16 must beat float32 by this factor in the probe: below it, the rounding is not worth its speed.
 MIN_SPEEDUP = 1.5
 _X86_BF16 = ("amx_bf16", "avx512_bf16")
@@ -161,6 +165,11 @@ def choose_cpu_precision(
     import torch
 
     requested = str(requested).strip().lower()
+    pinned = os.environ.get(ENV_VAR, "").strip().lower()
+    if requested == "auto" and pinned and pinned != "auto":
+        choice = choose_cpu_precision(pinned, cpuinfo=cpuinfo, machine=machine, probe=probe, use_cache=use_cache)
+        choice.requested, choice.reason = "auto", f"{ENV_VAR}={pinned}"
+        return choice
     if requested in ("bf16",):
         requested = "bfloat16"
     if requested in ("fp32", "float"):

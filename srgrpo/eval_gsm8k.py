@@ -169,12 +169,19 @@ def evaluate(
     summary = _summary(model, adapter, dataset, split, limit, [done[i] for i in range(len(problems))], generation,
                        settings, out_jsonl, resumed, start)
     atomic_write_text(out_json, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    ci = summary["accuracy_ci95"]
-    log(
-        f"{PROBLEM_SETS[dataset]} {split}: accuracy {summary['accuracy']:.3f} ({summary['correct']}/{summary['n']}, 95% CI "
-        f"{ci[0]:.3f}-{ci[1]:.3f}), strict {summary['strict_accuracy']:.3f}; summary {out_json}, records {out_jsonl}"
-    )
+    log(f"{PROBLEM_SETS[dataset]} {split}: {summary_line(summary)}; summary {out_json}, records {out_jsonl}")
     return summary
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """``accuracy 12/64 (18.8%, 95% CI 11.1-30.0%), strict 10/64 (15.6%), format 61/64 (95.3%), cut off 0/64 (0.0%)``:
+    what was right, and the two rates where a short RL run's learning shows first (the answer line; stopping)."""
+    n = summary["n"]
+    lo, hi = summary["accuracy_ci95"]
+    counts = {"format": round(summary["format_rate"] * n), "cut off": round(summary["truncated_rate"] * n)}
+    return (f"accuracy {summary['correct']}/{n} ({summary['accuracy']:.1%}, 95% CI {lo:.1%}-{hi:.1%}), "
+            f"strict {summary['strict_correct']}/{n} ({summary['strict_accuracy']:.1%}), "
+            + ", ".join(f"{name} {k}/{n} ({k / n if n else 0:.1%})" for name, k in counts.items()))
 
 
 def _summary(model, adapter, dataset, split, limit, records, generation, settings, out_jsonl: Path, resumed: int,

@@ -154,7 +154,9 @@ def load_policy(
         gradient_checkpointing: Unsloth path: ``use_gradient_checkpointing="unsloth"`` when true. On the
             transformers path the trainer's own ``gradient_checkpointing`` argument applies.
         seed: seed of the adapter initialisation.
-        dtype: weights' dtype (``None``: float32 on a CPU, bfloat16 or float16 on a GPU; Unsloth decides itself).
+        dtype: weights' dtype (``None``: on a CPU :func:`srgrpo.cpu_precision.choose_cpu_precision`'s ``auto``
+            choice, float32 for the tiny model; bfloat16 or float16 on a GPU; Unsloth decides itself). Train with
+            ``bf16=True`` when the weights are bfloat16 (the train command does).
         use_unsloth: ``"auto"`` (when available), ``True`` (error if not available) or ``False``.
         precision_note: why ``dtype`` was chosen (the train command passes :mod:`srgrpo.cpu_precision`'s reason on a
             CPU); shown in the loading notice and kept in :class:`PolicyInfo`.
@@ -229,6 +231,12 @@ def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why
     import torch
 
     weight_dtype = dtype or default_dtype()
+    if dtype is None and weight_dtype == torch.float32 and model_name != TINY_MODEL_NAME:
+        # A CPU: the precision this CPU trains in (srgrpo.cpu_precision), as the train command chooses it.
+        from srgrpo.cpu_precision import choose_cpu_precision
+
+        precision = choose_cpu_precision("auto")
+        weight_dtype, precision_note = precision.torch_dtype(), precision_note or precision.note()
     what = f"LoRA r={lora['r']}" if lora else "full fine-tuning"
     quant = " (load_in_4bit ignored: 4-bit loading needs Unsloth)" if load_in_4bit else ""
     _notice(

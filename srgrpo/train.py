@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from srgrpo.runtime import atomic_write_text, is_main_process, library_versions
+from srgrpo.step_table import attach_step_table
+from srgrpo.train_report import final_report, quiet_libraries, write_model_card
 from srgrpo.train_settings import (
     PRESETS_DIR,
     ScriptArguments,
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--list_presets" in raw_argv:
         print(describe_presets())
         return 0
+    quiet_libraries()
     try:
         script_args, training_args = parse_args(raw_argv)
         reward_funcs = resolve_reward_funcs(script_args.reward_funcs)
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     trainer = _build_trainer(script_args, training_args, reward_funcs, payload)
     if trainer is None:
         return 2
+    attach_step_table(trainer, progress=not training_args.disable_tqdm)
+    trainer._sr_script_args = script_args
     if trainer.is_world_process_zero():
         _write_resolved_config(output_dir / CONFIG_FILENAME, payload)
         if resume:
@@ -256,13 +261,27 @@ def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any
         return 130
     trainer.save_model(str(output_dir))
     if trainer.is_world_process_zero():
+        script_args = trainer._sr_script_args
+        write_model_card(trainer, script_args)
         trainer.state.save_to_json(str(output_dir / "trainer_state.json"))
         payload["train_seconds"] = round(time.time() - start, 2)
         payload["global_step"] = trainer.state.global_step
         _write_resolved_config(output_dir / CONFIG_FILENAME, payload)
-        print(f"srgrpo: done — {trainer.state.global_step} steps; model, trainer_state.json and "
-              f"{CONFIG_FILENAME} in {output_dir}", flush=True)
+        print("\n" + final_report(trainer.state.log_history, script_args, trainer.args,
+                                  steps=trainer.state.global_step, seconds=time.time() - start,
+                                  on_gpu=trainer.accelerator.device.type == "cuda"), flush=True)
+    _end_process_group()
     return 0
+
+
+def _end_process_group() -> None:
+    """Destroy torch.distributed's process group when one was made (torchrun / accelerate launch): exiting with it
+    alive can abort at interpreter exit ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _save_interrupted(trainer, output_dir: Path) -> None:

@@ -26,6 +26,7 @@ class Probe:
 
 @pytest.fixture(autouse=True)
 def cache_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(cp.ENV_VAR, raising=False)  # the suite pins float32 (conftest); these tests choose
     path = tmp_path / "cpu_precision.json"
     monkeypatch.setattr(cp, "_cache_file", lambda: path)
     return path
@@ -80,6 +81,13 @@ def test_a_forced_precision_is_kept_and_emulation_is_named(requested, cpuinfo, e
     assert choice.dtype == expected
     if expected == "bfloat16" and cpuinfo is AMD_AVX2:
         assert "emulated" in choice.reason
+
+
+def test_the_environment_pins_what_auto_means(monkeypatch):
+    monkeypatch.setenv(cp.ENV_VAR, "float32")
+    choice = cp.choose_cpu_precision("auto", cpuinfo=INTEL_AMX, machine="x86_64", probe=Probe(9.0))
+    assert choice.dtype == "float32" and cp.ENV_VAR in choice.reason
+    assert cp.choose_cpu_precision("bfloat16", cpuinfo=INTEL_AMX, machine="x86_64").dtype == "bfloat16"
 
 
 def test_an_unknown_precision_says_what_is_allowed():

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 import srgrpo.main_job as M
-from srgrpo.step_table import StepTable, step_rows
+from srgrpo.step_table import StepTable, step_rows, summary_lines
 from srgrpo.train import parse_args
 
 
@@ -69,7 +69,8 @@ def test_settings_table_shows_the_preset_values_only():
 
 LOG = {"loss": 0.1, "reward": 0.5, "reward_std": 0.3, "rewards/correctness_reward/mean": 0.25,
        "rewards/format_reward/mean": 0.25, "frac_reward_zero_std": 0.5, "soft_advantage_mean": 0.0,
-       "completions/mean_length": 40.5, "step_time": 38.2, "learning_rate": 5e-4}
+       "soft_advantage_std": 0.8, "completions/mean_length": 40.5, "completions/clipped_ratio": 0.25,
+       "step_time": 38.2, "learning_rate": 5e-4}
 
 
 def test_step_table_prints_one_aligned_row_per_step():
@@ -81,9 +82,35 @@ def test_step_table_prints_one_aligned_row_per_step():
     table.on_log(None, state, None, logs={**LOG, "reward": 0.75})
     table.on_log(None, state, None, logs={"train_runtime": 10.0})  # the end-of-training summary: no row
     header, row1, row2 = out.getvalue().splitlines()
-    assert header.split() == ["step", "reward", "correctness", "format", "zero", "std", "soft", "adv", "length", "sec"]
-    assert row1.split() == ["1", "0.500", "0.250", "0.250", "0.500", "0.000", "40.500", "38.200"]
+    assert header.split() == ["step", "reward", "correctness", "format", "zero", "std", "adv", "std", "length", "cut",
+                              "off", "sec"]
+    assert row1.split() == ["1", "0.500", "0.250", "0.250", "0.500", "0.800", "40.500", "0.250", "38.200"]
     assert row2.split()[:2] == ["2", "0.750"] and len(header) == len(row1) == len(row2)
+
+
+def test_the_progress_bar_stays_under_the_rows():
+    out = io.StringIO()
+    table = StepTable(stream=out, progress=True)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=0, max_steps=2)
+    table.on_train_begin(None, state, None)
+    for step in (1, 2):
+        state.global_step = step
+        table.on_step_end(None, state, None)
+        table.on_log(None, state, None, logs=LOG)
+    assert table.bar.n == 2
+    table.on_train_end(None, state, None)
+    text = out.getvalue()
+    assert text.count("38.200") == 2 and "training" in text and "2/2" in text and "{" not in text
+
+
+def test_the_summary_compares_the_first_and_the_last_steps():
+    history = [{**LOG, "step": i, "reward": 0.1 * i, "soft_advantage_std": 0.0} for i in range(1, 9)]
+    history.append({"train_runtime": 3.0, "step": 8})
+    lines = summary_lines(history)
+    assert lines[0].split() == ["steps", "1-2", "->", "steps", "7-8"]
+    reward = next(line for line in lines if line.startswith("reward"))
+    assert reward.split() == ["reward", "0.150", "->", "0.750"]
+    assert not any(line.startswith("sec") for line in lines) and summary_lines([]) == []
 
 
 def test_step_rows_keeps_the_training_steps():

@@ -107,7 +107,8 @@ def _load(settings: RealLabSettings, seed: int):
     lora = settings.lora_r > 0
     model, tokenizer, _ = load_policy(settings.model, use_lora=lora, lora_r=settings.lora_r,
                                       lora_alpha=settings.lora_alpha, load_in_4bit=False,
-                                      gradient_checkpointing=False, seed=seed, use_unsloth=False)
+                                      gradient_checkpointing=False, seed=seed, use_unsloth=False,
+                                      dtype="float32")  # the lab's recipe (its trainer runs bf16=False) on any CPU
     return model, tokenizer
 
 
