@@ -9,10 +9,11 @@ of those cells, from the machine:
   and GSM8K's first 200 test problems before and after;
 * **no GPU**: the ``smollm2_cpu`` preset, SmolLM2-135M-Instruct (a real pretrained model, offline from its wheel),
   a few steps on the synthetic word problems, where a 135 M model gets rewards (:mod:`srgrpo.word_problems`), and
-  16 GSM8K test problems before and after: a pipeline you can watch learn its answer format, not a GSM8K result.
+  64 held-out synthetic problems before and after (the README's CPU recipe), on every machine alike: a pipeline you
+  can watch learn its answer format, not a GSM8K result.
 
-When GSM8K is neither on disk nor reachable, the evaluation uses the synthetic problems' test split instead, and
-:meth:`MainJob.describe` says so.
+On a GPU without GSM8K (neither on disk nor reachable), the evaluation uses the synthetic problems' test split
+instead, and :meth:`MainJob.describe` says so.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ class MainJob:
         """What runs here, in a few lines."""
         s = self.settings
         steps = self.max_steps if self.max_steps is not None else s.get("max_steps")
-        what = "GSM8K" if self.eval_dataset == "gsm8k" else "synthetic word problems (GSM8K is not available here)"
+        what = ("GSM8K" if self.eval_dataset == "gsm8k" else
+                "held-out synthetic word problems" + (" (GSM8K is not available here)" if self.gpu else ""))
         head = ("GPU: the real experiment." if self.gpu else
                 "CPU: no CUDA GPU here, so the cells below run the CPU version of the main job.")
         lines = [
@@ -151,6 +153,7 @@ def plan_main_job(device: str | None = None, *, cpu_steps: int = 4) -> MainJob:
         return MainJob(gpu=True, preset="gsm8k_t4", output_dir="runs/gsm8k_t4", max_steps=None,
                        eval_dataset="gsm8k" if gsm8k_available() else "arithmetic", eval_limit=200,
                        eval_max_new_tokens=512, eval_batch_size=32)
+    # On a CPU the held-out problems are the synthetic ones the model trains on (their test split), whatever data is on
+    # disk: the README's CPU recipe, and notebook 4 prints the same on every machine.
     return MainJob(gpu=False, preset="smollm2_cpu", output_dir="runs/notebook_smollm2_cpu", max_steps=cpu_steps,
-                   eval_dataset="gsm8k" if gsm8k_available() else "arithmetic", eval_limit=16,
-                   eval_max_new_tokens=128, eval_batch_size=16)
+                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=32)

