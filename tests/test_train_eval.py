@@ -83,6 +83,12 @@ def trained_run(workdir, env) -> tuple[Path, subprocess.CompletedProcess]:
 def test_train_smoke_outputs(trained_run, tmp_path):
     out, proc = trained_run
     assert "srgrpo: Unsloth not used" in proc.stdout
+    # for a person: one row a step, no raw dicts, no library warnings, a summary and the next commands
+    assert "{'loss'" not in proc.stdout and "FutureWarning" not in proc.stderr
+    assert proc.stdout.count("\n    1 ") == 1 and "srgrpo: done — 2 steps" in proc.stdout
+    assert f"python -m srgrpo.eval_gsm8k --model tiny --adapter {out}" in proc.stdout
+    card = (out / "README.md").read_text()
+    assert "[None]" not in card and 'model="None"' not in card and "## SR-GRPO" in card and "`tiny`" in card
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 2
     steps = [h for h in state["log_history"] if "reward" in h]
