@@ -108,19 +108,30 @@ def training_panels(histories: Iterable[list[dict]]) -> list[dict[str, Any]]:
     for name in reward_funcs:
         short = name[: -len("_reward")] if name.endswith("_reward") else name
         panels.append({"title": f"reward: {short}", "key": f"rewards/{name}/mean", "band": None})
-    if "soft_advantage_mean" in keys or "soft_advantage_std" in keys:
-        if "soft_advantage_mean" in keys:
-            panels.append({"title": "soft advantage (mean ± std)", "key": "soft_advantage_mean",
-                           "band": "soft_advantage_std"})
-        else:
-            panels.append({"title": "soft advantage std", "key": "soft_advantage_std", "band": None})
+    if "soft_advantage_std" in keys:
+        # The spread, not the mean: per_sample's (and GRPO's) mean is 0 by construction; 0 spread = no signal.
+        panels.append({"title": "advantage spread (std over completions)", "key": "soft_advantage_std", "band": None})
+    if "frac_reward_zero_std" in keys:
+        panels.append({"title": "groups without signal (share)", "key": "frac_reward_zero_std", "band": None})
     if "kl" in keys:
         panels.append({"title": "KL to reference", "key": "kl", "band": None})
     if "completion_length" in keys:
         panels.append({"title": "completion length (tokens)", "key": "completion_length", "band": None})
     elif "completions/mean_length" in keys:
         panels.append({"title": "completion length (tokens)", "key": "completions/mean_length", "band": None})
+    if "completions/clipped_ratio" in keys:
+        panels.append({"title": "cut off at the token limit (share)", "key": "completions/clipped_ratio", "band": None})
     return panels
+
+
+def _reward_range(histories: list[list[dict]]) -> tuple[float, float] | None:
+    """The range the summed reward can take when every reward function's logged mean stays in [0, 1] (the kit's
+    rewards): ``(0, number of functions)``; ``None`` when that cannot be told from the logs."""
+    funcs = {k for h in histories for e in h for k in e if k.startswith("rewards/") and k.endswith("/mean")}
+    values = [e[k] for h in histories for e in h for k in funcs if isinstance(e.get(k), (int, float))]
+    if not funcs or not values or min(values) < 0 or max(values) > 1:
+        return None
+    return 0.0, float(len(funcs))
 
 
 def _new_figure(fig, figsize):
@@ -138,12 +149,15 @@ def _run_label(run, index: int) -> str:
     return f"run {index + 1}"
 
 
-def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.8, ncols: int = 3, fig=None):
+def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.8, ncols: int = 3, fig=None,
+                  min_steps_to_smooth: int = 10):
     """Training curves of one or more runs, overlaid: a ``matplotlib.figure.Figure``.
 
     ``runs`` are run folders, ``trainer_state.json`` paths, state dicts or log-history lists. ``labels`` name the
-    runs in the legend (default: the folder names). ``smooth`` is the EMA weight of :func:`ema` (0 = no smoothing).
-    ``fig`` draws into an existing figure or sub-figure instead of a new one.
+    runs in the legend (default: the folder names). ``smooth`` is the EMA weight of :func:`ema` (0 = no smoothing);
+    runs shorter than ``min_steps_to_smooth`` steps are drawn unsmoothed (an average of a few points misleads). Steps
+    are integers on the x axis; the reward's ±1 std band is kept inside the reward's range. ``fig`` draws into an
+    existing figure or sub-figure instead of a new one.
     """
     if not runs:
         raise ValueError("plot_training needs at least one run")
@@ -155,11 +169,19 @@ def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.
     if not panels:
         raise ValueError("none of the runs logged a metric to plot (reward, rewards/*, soft_advantage_*, kl, "
                          "completion_length); is logging_steps set and has a step finished?")
-    ncols = max(1, min(ncols, len(panels)))
+    from matplotlib.ticker import MaxNLocator
+
+    # Columns that leave no empty slot when one of ncols-1..ncols+1 does (a spare slot is given the legend).
+    choices = [c for c in (ncols, ncols + 1, ncols - 1) if 1 <= c <= len(panels)] or [1]
+    ncols = min(choices, key=lambda c: (-len(panels) % c, choices.index(c)))
     nrows = math.ceil(len(panels) / ncols)
     fig = _new_figure(fig, (4.3 * ncols, 3.0 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     colors = [f"C{i % 10}" for i in range(len(runs))]
+    longest = max(len(_series(h, panels[0]["key"])[0]) for h in histories)
+    if longest < min_steps_to_smooth:
+        smooth = 0.0
+    reward_range = _reward_range(histories)
     for ax, panel in zip(axes, panels):
         for history, label, color in zip(histories, labels, colors):
             xs, ys = _series(history, panel["key"])
@@ -171,23 +193,32 @@ def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.
                 lookup = dict(zip(bx, bs))
                 if all(x in lookup for x in xs):
                     band = [lookup[x] for x in xs]
-            ax.plot(xs, ys, color=color, alpha=0.25, linewidth=1)
+            if smooth:
+                ax.plot(xs, ys, color=color, alpha=0.25, linewidth=1)
             if band is not None:
-                ax.fill_between(xs, [y - s for y, s in zip(ys, band)], [y + s for y, s in zip(ys, band)],
-                                color=color, alpha=0.10, linewidth=0)
-            ax.plot(xs, ema(ys, smooth), color=color, linewidth=2, label=label)
+                low, high = [y - s for y, s in zip(ys, band)], [y + s for y, s in zip(ys, band)]
+                if reward_range is not None:
+                    low = [max(v, reward_range[0]) for v in low]
+                    high = [min(v, reward_range[1]) for v in high]
+                ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
+            ax.plot(xs, ema(ys, smooth) if smooth else ys, color=color, linewidth=2, label=label,
+                    marker="o" if len(xs) < min_steps_to_smooth else None, markersize=3)
         ax.set_title(panel["title"], fontsize=10)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
     handles, names = [], []
     for ax in axes[: len(panels)]:
         for h, n in zip(*ax.get_legend_handles_labels()):
             if n not in names:
                 handles.append(h)
                 names.append(n)
-    if handles:
+    spare = list(axes[len(panels):])
+    for ax in spare:
+        ax.set_axis_off()
+    if handles and spare:
+        spare[0].legend(handles, names, fontsize=9, loc="center", title="runs")
+    elif handles:
         axes[0].legend(handles, names, fontsize=8, loc="best")
     return fig
 
@@ -222,10 +253,10 @@ def _result_label(result, data: dict, index: int) -> str:
 
 
 def _counts(data: dict, kind: str) -> tuple[int, int] | None:
-    """(successes, n) for kind 'accuracy' or 'strict_accuracy'."""
+    """(successes, n) for kind 'accuracy', 'strict_accuracy', 'format_rate' or 'truncated_rate'."""
     n = data.get("n")
-    count_key = "correct" if kind == "accuracy" else "strict_correct"
-    k = data.get(count_key)
+    count_key = {"accuracy": "correct", "strict_accuracy": "strict_correct"}.get(kind)
+    k = data.get(count_key) if count_key else None
     if n is None or k is None:
         if n is not None and data.get(kind) is not None:
             k = round(float(data[kind]) * int(n))
@@ -234,12 +265,30 @@ def _counts(data: dict, kind: str) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
-def plot_accuracy(*results, labels: Sequence[str] | None = None, fig=None):
-    """Accuracy and strict accuracy of evaluation results, with 95 % Wilson intervals: a ``Figure``.
+#: The bars of :func:`plot_accuracy`: the summary's key, its name in the legend, its colour.
+ACCURACY_BARS = [("accuracy", "accuracy", "C0"), ("strict_accuracy", "strict (format + answer)", "C1"),
+                 ("format_rate", "answer line in format", "C2"), ("truncated_rate", "cut off at the token limit", "C3")]
+
+
+def _dataset_title(datas: list[dict]) -> str:
+    from srgrpo.word_problems import PROBLEM_SETS
+
+    sets = {PROBLEM_SETS.get(str(d.get("dataset")), str(d.get("dataset"))) for d in datas if d.get("dataset")}
+    if not sets and any(d.get("split") for d in datas):
+        sets = {"GSM8K"}  # summaries written before the dataset field existed were GSM8K's
+    split = {d.get("split") for d in datas} - {None}
+    name = " / ".join(sorted(sets)) if sets else "held-out"
+    return f"{name}{' ' + '/'.join(sorted(split)) if split else ''}"
+
+
+def plot_accuracy(*results, labels: Sequence[str] | None = None, fig=None, rates: bool = True):
+    """Accuracy, strict accuracy and (``rates``) the format and cut-off rates of evaluation results, in %, with 95 %
+    Wilson intervals: a ``Figure`` titled with the problem set.
 
     ``results`` are summary JSON paths written by :mod:`srgrpo.eval_gsm8k` or dicts with ``n`` and ``correct``
-    (and optionally ``strict_correct``), or ``n`` and ``accuracy``. ``labels`` default to the file names (or a dict's
-    ``label``, adapter or model).
+    (and optionally ``strict_correct``, ``format_rate``, ``truncated_rate``), or ``n`` and ``accuracy``. ``labels``
+    default to the file names (or a dict's ``label``, adapter or model). The format and cut-off rates are where a
+    short RL run shows first: the answer line is learnt, and the model learns to stop.
     """
     if not results:
         raise ValueError("plot_accuracy needs at least one result")
@@ -247,10 +296,9 @@ def plot_accuracy(*results, labels: Sequence[str] | None = None, fig=None):
         raise ValueError(f"got {len(labels)} labels for {len(results)} results")
     datas = [_load_result(r) for r in results]
     labels = list(labels) if labels is not None else [_result_label(r, d, i) for i, (r, d) in enumerate(zip(results, datas))]
-    kinds = [("accuracy", "accuracy", "C0")]
-    if any(_counts(d, "strict_accuracy") for d in datas):
-        kinds.append(("strict_accuracy", "strict (format + answer)", "C1"))
-    fig = _new_figure(fig, (max(4.5, 1.4 * len(datas) * len(kinds) + 1.5), 3.8))
+    kinds = [bar for bar in ACCURACY_BARS[: 4 if rates else 2]
+             if bar[0] == "accuracy" or any(_counts(d, bar[0]) for d in datas)]
+    fig = _new_figure(fig, (max(4.5, 1.1 * len(datas) * len(kinds) + 1.5), 3.8))
     ax = fig.subplots()
     width = 0.8 / len(kinds)
     for j, (kind, name, color) in enumerate(kinds):
@@ -263,25 +311,24 @@ def plot_accuracy(*results, labels: Sequence[str] | None = None, fig=None):
             p = k / n if n else 0.0
             low, high = wilson_interval(k, n)
             xs.append(i + (j - (len(kinds) - 1) / 2) * width)
-            ys.append(p)
-            lo.append(p - low)
-            hi.append(high - p)
+            ys.append(100 * p)
+            lo.append(max(0.0, 100 * (p - low)))  # Wilson's bound at k=0 can be a rounding error above 0
+            hi.append(max(0.0, 100 * (high - p)))
         ax.bar(xs, ys, width=width * 0.95, color=color, alpha=0.85, label=name,
-               yerr=[lo, hi], capsize=4, error_kw={"elinewidth": 1})
+               yerr=[lo, hi], capsize=3, error_kw={"elinewidth": 1})
         for x, y, h in zip(xs, ys, hi):
-            ax.text(x, min(y + h + 0.02, 1.02), f"{100 * y:.1f}%", ha="center", va="bottom", fontsize=8)
+            ax.text(x, min(y + h + 2, 103), f"{y:.0f}%", ha="center", va="bottom", fontsize=7)
     ns = [c[1] for c in (_counts(d, "accuracy") for d in datas) if c]
-    split = {d.get("split") for d in datas} - {None}
     ax.set_xticks(range(len(datas)), labels)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("accuracy")
-    title = f"GSM8K {'/'.join(sorted(split))} accuracy" if split else "accuracy"
+    ax.set_ylim(0, 112)
+    ax.set_ylabel("% of the problems")
+    title = _dataset_title(datas)
     if ns:
         title += f" (n={ns[0]})" if len(set(ns)) == 1 else f" (n={min(ns)}-{max(ns)})"
-    ax.set_title(title + ", 95% Wilson intervals", fontsize=10)
+    ax.set_title(title + ", greedy; 95% Wilson intervals", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     if len(kinds) > 1:
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left", ncols=2)
     return fig
 
 
@@ -317,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Plot training runs (folders with trainer_state.json) and/or evaluation summaries (JSON).",
     )
     parser.add_argument("inputs", nargs="+", help="run folders, trainer_state.json files or eval summary JSONs")
-    parser.add_argument("--output", "-o", required=True, help="image file to write (png, pdf, svg)")
+    parser.add_argument("--output", "-o", default=None,
+                        help="image file to write (png, pdf, svg); default outputs/<first input's name>.png")
     parser.add_argument("--labels", nargs="+", default=None, help="legend labels, one per input, in order")
     parser.add_argument("--smooth", type=float, default=0.8, help="EMA weight for training curves (0 = none)")
     parser.add_argument("--dpi", type=int, default=120)
@@ -341,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if runs and results:
         n_panels = len(training_panels([load_log_history(a) for a, _ in runs]))
-        train_h = 3.0 * math.ceil(n_panels / 3)
+        train_h = 3.0 * math.ceil(n_panels / 3) + 0.5
         fig = Figure(figsize=(13, train_h + 4), layout="constrained")
         top, bottom = fig.subfigures(2, 1, height_ratios=[train_h, 4])
         plot_training(*[a for a, _ in runs], labels=lab(runs), smooth=args.smooth, fig=top)
@@ -350,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         fig = plot_training(*[a for a, _ in runs], labels=lab(runs), smooth=args.smooth)
     else:
         fig = plot_accuracy(*[a for a, _ in results], labels=lab(results))
-    out = Path(args.output).expanduser()
+    out = Path(args.output).expanduser() if args.output else Path("outputs") / f"{Path(args.inputs[0]).stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")
