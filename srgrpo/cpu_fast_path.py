@@ -111,15 +111,19 @@ class CPUFastPathMixin:
             return "multimodal inputs or an auxiliary loss"
         return why_not_supported(self.accelerator.unwrap_model(model))
 
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
-                                           compute_entropy=False, **extra):
-        reason = self._shared_prompt_blocker(model, extra)
-        prompt_len = input_ids.shape[1] - logits_to_keep
-        if reason is None and prompt_len < 2:
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        # TRL 1.16: (..., batch_size=None, compute_entropy=False, compute_aux_loss=False, <multimodal>=None, ...);
+        # other versions (Unsloth's rewrite) pass more, positionally: those go to TRL unchanged.
+        batch_size = args[0] if args else kwargs.get("batch_size")
+        compute_entropy = args[1] if len(args) > 1 else kwargs.get("compute_entropy", False)
+        extra = {k: v for k, v in kwargs.items() if k not in ("batch_size", "compute_entropy")}
+        reason = "more positional arguments than TRL 1.16 passes" if len(args) > 2 else None
+        reason = reason or self._shared_prompt_blocker(model, extra)
+        if reason is None and input_ids.shape[1] - logits_to_keep < 2:
             reason = "the prompt is a single token"
         if reason is not None:
             return super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
-                                                              batch_size, compute_entropy, **extra)
+                                                              *args, **kwargs)
         batch_size = batch_size or input_ids.size(0)
         logps, entropies = [], []
         for start in range(0, input_ids.size(0), batch_size):

@@ -193,12 +193,17 @@ def _build_trainer(script_args: ScriptArguments, training_args, reward_funcs: li
         "dataset": {"name": script_args.dataset, "split": script_args.dataset_split, "num_examples": len(dataset)},
         "reward_funcs": [f.__name__ for f in reward_funcs],
         "unsloth_active": unsloth_active(),
-        "base_trainer_class": type(trainer).__mro__[1].__name__,  # UnslothGRPOTrainer under Unsloth
+        "base_trainer_class": _trl_base(trainer).__name__,  # UnslothGRPOTrainer under Unsloth
         # trl.trainer.grpo_trainer, or the module of Unsloth's generated trainer (unsloth_compiled_cache)
-        "base_trainer_module": type(trainer).__mro__[1].__module__,
+        "base_trainer_module": _trl_base(trainer).__module__,
         "world_size": trainer.accelerator.num_processes,
     })
     return trainer
+
+
+def _trl_base(trainer) -> type:
+    """The trainer class SR-GRPO builds on: the first class of the MRO that is not the kit's (its mixins skipped)."""
+    return next(c for c in type(trainer).__mro__[1:] if not c.__module__.startswith("srgrpo"))
 
 
 def _load_data(script_args: ScriptArguments):

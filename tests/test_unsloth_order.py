@@ -47,7 +47,7 @@ def test_user_imported_unsloth_first(tmp_path):
         import unsloth
         from trl import GRPOTrainer
         import srgrpo
-        print(srgrpo.SRGRPOTrainer.__mro__[1].__name__, srgrpo.SRGRPOConfig.__mro__[1].__name__)
+        print(next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__, srgrpo.SRGRPOConfig.__mro__[1].__name__)
     """)
     assert out.split() == ["UnslothGRPOTrainer", "UnslothGRPOConfig"]
 
@@ -60,7 +60,7 @@ def test_srgrpo_imports_unsloth_itself_when_a_gpu_is_there(tmp_path):
         torch.cuda.is_available = lambda: True
         import sys, srgrpo
         from srgrpo.unsloth_compat import unsloth_active
-        base = srgrpo.SRGRPOTrainer.__mro__[1].__name__
+        base = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__
         print("unsloth" in sys.modules, base, unsloth_active())
     """, SRGRPO_DISABLE_UNSLOTH="")
     assert out.split() == ["True", "UnslothGRPOTrainer", "True"]
@@ -72,7 +72,7 @@ def test_unsloth_left_alone_on_cpu_or_when_disabled(tmp_path, disable, gpu):
         import torch
         torch.cuda.is_available = lambda: {gpu}
         import sys, srgrpo
-        base = srgrpo.SRGRPOTrainer.__mro__[1].__name__
+        base = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__
         print("unsloth" in sys.modules, base)
     """, SRGRPO_DISABLE_UNSLOTH=disable)
     assert out.split() == ["False", "GRPOTrainer"]

@@ -92,7 +92,7 @@ def run_case(mode: str, beta: float) -> dict:
     loss_calls.clear()
     trainer.train()
 
-    case: dict = {"trainer_mro": [c.__name__ for c in type(trainer).__mro__[:4]]}
+    case: dict = {"trainer_mro": [c.__name__ for c in type(trainer).__mro__[:5]]}
     # The oracle: per generation batch, the two functions' returns -> weighted sum -> soft_advantages.
     batches = [returned[i:i + 2] for i in range(0, len(returned), 2)]
     case["generation_batches"] = len(batches)
@@ -147,8 +147,8 @@ try:
     import srgrpo
     from srgrpo.unsloth_compat import unsloth_active
 
-    res["base"] = srgrpo.SRGRPOTrainer.__mro__[1].__name__
-    res["base_is_trl_binding"] = srgrpo.SRGRPOTrainer.__mro__[1] is trainer_cls
+    res["base"] = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__
+    res["base_is_trl_binding"] = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")) is trainer_cls
     res["config_base"] = srgrpo.SRGRPOConfig.__mro__[1].__name__
     res["unsloth_active"] = unsloth_active()
     us.wrap_loss(srgrpo.SRGRPOTrainer, loss_calls.append)

@@ -36,7 +36,7 @@ try:
     torch.set_num_threads(1)
     import srgrpo
 
-    base = srgrpo.SRGRPOTrainer.__mro__[1]
+    base = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo"))
     res["order"] = {
         "early_name": early.__name__,
         "early_is_rewritten": early is rewritten,
