@@ -8,8 +8,10 @@ time (the cell imports it before anything is installed).
 
 1. asks pip, without installing anything (``pip install --dry-run --report``), what the kit with the version set of
    ``requirements/colab-unsloth.txt`` (the one CI tests, :data:`CONSTRAINTS`) would install; if that would replace
-   Colab's preinstalled torch (or torchvision, torchaudio, triton, built for it), it says so and stops with
-   :class:`TorchWouldChange`: a swapped CUDA torch means gigabytes of downloads and a broken runtime;
+   Colab's preinstalled torch (or torchvision, torchaudio, triton, built for it), it installs the kit without
+   Unsloth (transformers + peft, the kit's own version ranges) and says so; only when that too would replace torch
+   does it stop with :class:`TorchWouldChange`: a swapped CUDA torch means gigabytes of downloads and a broken
+   runtime;
 2. installs, with Colab's torch pinned as an extra constraint;
 3. prints the installed torch / transformers / trl / unsloth versions.
 
@@ -86,37 +88,53 @@ def _has_gpu() -> bool:
         return False
 
 
+def _planned_torch_changes(pip: list[str], packages: list[str], before: dict[str, str], tmp: str) -> list[str]:
+    """What installing ``packages`` with ``pip`` would do to Colab's torch family (a ``--dry-run`` with a report)."""
+    report_path = Path(tmp) / "report.json"
+    plan = subprocess.run(pip + ["--dry-run", "--quiet", "--report", str(report_path)] + packages,
+                          capture_output=True, text=True)
+    if plan.returncode != 0:
+        raise RuntimeError(f"pip could not resolve the kit's install ({' '.join(packages)}):\n{plan.stderr[-3000:]}")
+    return torch_changes(json.loads(report_path.read_text()), before)
+
+
 def install(repo: str | os.PathLike, unsloth: bool | str = "auto", quiet: bool = True) -> dict[str, str]:
     """Install the kit at ``repo`` (editable) with the pinned set, plus Unsloth when ``unsloth`` is True, or
-    ``"auto"`` and a GPU is attached. Never replaces Colab's torch: raises :class:`TorchWouldChange` instead.
-    Returns and prints the installed versions."""
+    ``"auto"`` and a GPU is attached. Never replaces Colab's torch: when Unsloth's set would, the kit is installed
+    without it (transformers + peft, the kit's own version ranges), and it says so; when even that would,
+    :class:`TorchWouldChange` is raised before anything is installed. Returns and prints the installed versions."""
     repo = Path(repo)
     constraints = repo / CONSTRAINTS
     with_unsloth = _has_gpu() if unsloth == "auto" else bool(unsloth)
-    packages = ["-e", str(repo)] + (["unsloth", "unsloth_zoo"] if with_unsloth else [])
-    pip = [sys.executable, "-m", "pip", "install", "-c", str(constraints)]
+    pip = [sys.executable, "-m", "pip", "install"]
     before = {_canonical(n): v for n, v in installed_versions(TORCH_FAMILY).items() if v != "not installed"}
+    note = "" if with_unsloth else " (Unsloth is installed only with a GPU runtime)"
 
     with tempfile.TemporaryDirectory() as tmp:
-        report_path = Path(tmp) / "report.json"
-        plan = subprocess.run(pip + ["--dry-run", "--quiet", "--report", str(report_path)] + packages,
-                              capture_output=True, text=True)
-        if plan.returncode != 0:
-            raise RuntimeError(f"pip could not resolve the pinned set ({CONSTRAINTS}):\n{plan.stderr[-3000:]}")
-        changes = torch_changes(json.loads(report_path.read_text()), before)
+        pinned = pip + ["-c", str(constraints)]
+        packages = ["-e", str(repo)] + (["unsloth", "unsloth_zoo"] if with_unsloth else [])
+        changes = _planned_torch_changes(pinned, packages, before, tmp)
         if changes:
-            raise TorchWouldChange(
-                "Stopped before installing anything: the pinned set in " + CONSTRAINTS + " would replace Colab's "
-                + ", ".join(changes) + ". Colab's torch is built for its GPU; replacing it downloads gigabytes and "
-                "can break the runtime. Use a Colab runtime whose torch fits the set (Unsloth 2026.10.9 needs "
-                "torch >= 2.4, < 2.15), or move the set to an Unsloth release that supports this torch."
-            )
+            # Fall back to the kit alone, with its own ranges (trl, transformers, peft), Colab's torch kept.
+            pinned, packages = pip, ["-e", str(repo)]
+            fallback = _planned_torch_changes(pinned, packages, before, tmp)
+            if fallback:
+                raise TorchWouldChange(
+                    "Stopped before installing anything: the pinned set in " + CONSTRAINTS + " would replace Colab's "
+                    + ", ".join(changes) + ", and the kit without Unsloth would replace " + ", ".join(fallback)
+                    + ". Colab's torch is built for its GPU; replacing it downloads gigabytes and can break the "
+                    "runtime. Use a Colab runtime whose torch fits the set (Unsloth 2026.10.9 needs torch >= 2.4, "
+                    "< 2.15), or move the set to an Unsloth release that supports this torch."
+                )
+            with_unsloth = False
+            note = (" — Unsloth's version set (" + CONSTRAINTS + ") would replace Colab's " + ", ".join(changes)
+                    + ", so the kit was installed without Unsloth: it trains with transformers + peft (slower, more "
+                    "memory; load_in_4bit is ignored)")
         # Belt and braces: the real install may not move Colab's torch either.
         keep = Path(tmp) / "keep-colab-torch.txt"
         keep.write_text("".join(f"{name}=={v}\n" for name, v in before.items()))
-        subprocess.run(pip + ["-c", str(keep)] + (["-q"] if quiet else []) + packages, check=True)
+        subprocess.run(pinned + ["-c", str(keep)] + (["-q"] if quiet else []) + packages, check=True)
 
     versions = installed_versions()
-    print("srgrpo Colab setup: " + ", ".join(f"{k} {v}" for k, v in versions.items())
-          + ("" if with_unsloth else " (Unsloth is installed only with a GPU runtime)"), flush=True)
+    print("srgrpo Colab setup: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + note, flush=True)
     return versions

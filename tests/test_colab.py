@@ -96,25 +96,46 @@ def test_a_plan_that_would_replace_colabs_torch_is_caught(report, changes):
     assert colab.torch_changes(report, {"torch": "2.9.0+cu126", "triton": "3.5.0"}) == changes
 
 
-def test_install_stops_before_replacing_torch(monkeypatch):
-    calls = []
+def fake_pip(calls, torch_for):
+    """A fake ``subprocess.run`` for pip: a dry run reports installing torch ``torch_for(cmd)`` (None: no torch)."""
 
-    def fake_run(cmd, **kwargs):
+    def run(cmd, **kwargs):
         calls.append(cmd)
         if "--dry-run" in cmd:
-            report = cmd[cmd.index("--report") + 1]
-            with open(report, "w") as f:
-                json.dump({"install": [{"metadata": {"name": "torch", "version": "2.14.1"}}]}, f)
+            version = torch_for(cmd)
+            with open(cmd[cmd.index("--report") + 1], "w") as f:
+                json.dump({"install": [{"metadata": {"name": "torch", "version": version}}] if version else []}, f)
 
         class Done:
             returncode, stdout, stderr = 0, "", ""
 
         return Done()
 
-    monkeypatch.setattr(colab.subprocess, "run", fake_run)
+    return run
+
+
+def test_when_unsloths_set_would_replace_torch_the_kit_installs_without_it(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(colab, "installed_versions",
+                        lambda names=("torch", "transformers", "trl", "unsloth"): {n: "9.9" for n in names})
+    monkeypatch.setattr(colab.subprocess, "run",
+                        fake_pip(calls, lambda cmd: "2.14.1" if "unsloth" in cmd else None))
+    colab.install(REPO, unsloth=True)
+    plans = [c for c in calls if "--dry-run" in c]
+    real = [c for c in calls if "--dry-run" not in c]
+    assert len(plans) == 2 and plans[0][-2:] == ["unsloth", "unsloth_zoo"] and "unsloth" not in plans[1]
+    assert str(REPO / colab.CONSTRAINTS) not in plans[1]  # the kit's own ranges, not Unsloth's set
+    assert len(real) == 1 and "unsloth" not in real[0] and real[0][-2:] == ["-e", str(REPO)]
+    out = capsys.readouterr().out
+    assert "installed without Unsloth" in out and "transformers + peft" in out and "-> 2.14.1" in out
+
+
+def test_install_stops_before_replacing_torch(monkeypatch):
+    calls = []
+    monkeypatch.setattr(colab.subprocess, "run", fake_pip(calls, lambda cmd: "2.14.1"))
     with pytest.raises(colab.TorchWouldChange, match="would replace Colab's torch .* -> 2.14.1"):
         colab.install(REPO, unsloth=True)
-    assert len(calls) == 1, "nothing may be installed after the dry run found a torch change"
+    assert all("--dry-run" in c for c in calls), "nothing may be installed after the dry runs found a torch change"
     assert "-c" in calls[0] and str(REPO / colab.CONSTRAINTS) in calls[0]
     assert calls[0][-2:] == ["unsloth", "unsloth_zoo"]
 
