@@ -50,3 +50,7 @@ trainer = Probe(model=model, reward_funcs=[text_len], args=args, train_dataset=d
 assert trainer.accelerator.num_processes == 2, trainer.accelerator.num_processes
 trainer.train()
 (out_dir / f"rank{rank}.json").write_text(json.dumps({"rank": rank, "steps": steps}))
+# Leave as torchrun expects: every rank done, then the process group destroyed (exiting with it alive can abort at
+# interpreter exit, "terminate called without an active exception", on a loaded machine).
+torch.distributed.barrier()
+torch.distributed.destroy_process_group()
