@@ -116,19 +116,29 @@ class MainJob:
         return "\n".join(lines)
 
     def settings_table(self) -> str:
-        """The preset's settings, one ``flag  value`` per line."""
-        values = self.settings
-        width = max((len(k) for k in values), default=0)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in values.items())
+        """Both presets' settings side by side, read from their files: the one that runs here is marked ``*``.
+
+        A row is a flag; "(default)" marks a flag the preset leaves at its default. The CPU column's ``max_steps`` is
+        the preset's; this notebook's run may take fewer (:attr:`max_steps`)."""
+        names = ["smollm2_cpu", "gsm8k_t4"]
+        tables = {name: preset_settings(name) for name in names}
+        keys = list(dict.fromkeys(k for name in names for k in tables[name]))
+        heads = [f"{name}{' *' if name == self.preset else ''}" for name in names]
+        cells = {name: {k: "(default)" if k not in tables[name] else str(tables[name][k]) for k in keys} for name in names}
+        widths = [max(len(k) for k in keys)] + [max(len(h), *(len(c) for c in cells[n].values()))
+                                                for h, n in zip(heads, names)]
+        lines = ["  ".join(t.ljust(w) for t, w in zip(["setting", *heads], widths)).rstrip()]
+        for k in keys:
+            lines.append("  ".join(t.ljust(w) for t, w in zip([k, *(cells[n][k] for n in names)], widths)).rstrip())
+        return "\n".join(lines)
 
     def report(self, before: Mapping[str, Any], after: Mapping[str, Any] | None = None) -> str:
         """Accuracy, strict accuracy and format rate of the evaluations, with the change when both are given."""
 
+        from srgrpo.eval_gsm8k import summary_line
+
         def one(name, s):
-            lo, hi = s["accuracy_ci95"]
-            return (f"{name:<7}accuracy {s['correct']}/{s['n']} ({s['accuracy']:.3f}, 95% CI {lo:.3f}-{hi:.3f}), "
-                    f"strict {s['strict_accuracy']:.3f}, answer line in format {s['format_rate']:.3f}, "
-                    f"cut off {s['truncated_rate']:.3f}")
+            return f"{name:<7}{summary_line(s)}"
 
         lines = [one("before", before)]
         if after is not None:
@@ -142,7 +152,7 @@ class MainJob:
         return "\n".join(f"{name:<28} {'saved' if (folder / name).is_file() else 'MISSING'}" for name in wanted)
 
 
-def plan_main_job(device: str | None = None, *, cpu_steps: int = 4) -> MainJob:
+def plan_main_job(device: str | None = None, *, cpu_steps: int = 12) -> MainJob:
     """The :class:`MainJob` for this machine (``device``: "cuda" or "cpu"; default: detected)."""
     if device is None:
         import torch

@@ -59,10 +59,11 @@ def test_a_cpu_run_starts_afresh(monkeypatch, tmp_path):
 
 def test_report_and_saved_files(tmp_path):
     plan = M.plan_main_job("cpu")
-    s = {"n": 16, "correct": 1, "accuracy": 1 / 16, "accuracy_ci95": [0.011, 0.283], "strict_accuracy": 0.0,
+    s = {"n": 16, "correct": 1, "accuracy": 1 / 16, "accuracy_ci95": [0.011, 0.283], "strict_accuracy": 0.0, "strict_correct": 0,
          "format_rate": 0.25, "truncated_rate": 0.5}
     report = plan.report(s, s).splitlines()
-    assert report[0].startswith("before accuracy 1/16 (0.062") and "format 0.250" in report[0]
+    assert report[0].startswith("before accuracy 1/16 (6.2%") and "format 4/16 (25.0%)" in report[0]
+    assert "cut off 8/16 (50.0%)" in report[0]
     assert report[1].startswith("after  accuracy 1/16")
     plan.output_dir = str(tmp_path)
     (tmp_path / "adapter_model.safetensors").write_bytes(b"")
@@ -70,9 +71,19 @@ def test_report_and_saved_files(tmp_path):
     assert "adapter_model.safetensors    saved" in text and "adapter_config.json          MISSING" in text
 
 
-def test_settings_table_shows_the_preset_values_only():
+def test_settings_table_shows_both_presets_from_their_files():
+    from srgrpo.train import preset_settings
+
     text = M.plan_main_job("cpu").settings_table()
-    assert "model_name" in text and "smollm2" in text and "soft_advantage" in text and "#" not in text
+    header, *rows = text.splitlines()
+    assert header.split() == ["setting", "smollm2_cpu", "*", "gsm8k_t4"] and "#" not in text
+    table = {row.split()[0]: row.split()[1:] for row in rows}
+    cpu, gpu = preset_settings("smollm2_cpu"), preset_settings("gsm8k_t4")
+    assert table["learning_rate"] == [str(cpu["learning_rate"]), str(gpu["learning_rate"])]
+    assert table["max_completion_length"] == ["64", "384"] and table["temperature"] == ["0.7", "1.0"]
+    assert table["optim"] == ["(default)", str(gpu["optim"])]  # left at its default on the CPU
+    assert M.plan_main_job("cuda").settings_table().splitlines()[0].split() == ["setting", "smollm2_cpu",
+                                                                                  "gsm8k_t4", "*"]
 
 
 LOG = {"loss": 0.1, "reward": 0.5, "reward_std": 0.3, "rewards/correctness_reward/mean": 0.25,
