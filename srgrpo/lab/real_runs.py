@@ -4,8 +4,8 @@ Every method gets the same start (the pretrained model, LoRA adapters initialise
 ``B`` matrices leave the start model unchanged), the same problems in the same order for a seed, the same trainer
 settings (:func:`trainer_args`) and the same budget. Only the advantage differs:
 
-* ``grpo`` runs TRL's own ``GRPOTrainer`` (group z-scores, ``scale_rewards="group"``), with the kit's CPU fast path mixed in
-  (:mod:`srgrpo.cpu_fast_path`) so that it samples and scores exactly as the SR-GRPO runs do;
+* ``grpo`` runs TRL's own ``GRPOTrainer`` (group z-scores, ``scale_rewards="group"``), with the kit's CPU fast
+  path mixed in (:mod:`srgrpo.cpu_fast_path`) so that it samples and scores exactly as the SR-GRPO runs do;
 * ``shared`` and ``per_sample`` run :class:`srgrpo.SRGRPOTrainer` with their ``tau``;
 * the controls ``constant`` and ``random_reward`` run :func:`control_trainer_class`, an ``SRGRPOTrainer`` whose one
   advantage hook returns :func:`srgrpo.lab.methods.method_advantages`.
