@@ -63,8 +63,8 @@ class SamplingSettings:
 
 
 def sample_tokens(logits: torch.Tensor, settings: SamplingSettings, generator: torch.Generator | None = None):
-    r"""One token per row of ``logits`` ``(B, V)``: argmax when greedy, else a draw from :math:`\mathrm{softmax}(\ell/T)`
-    restricted by ``top_k`` / ``top_p``.
+    r"""One token per row of ``logits`` ``(B, V)``: argmax when greedy, else a draw from
+    :math:`\mathrm{softmax}(\ell/T)` restricted by ``top_k`` / ``top_p``.
 
     The draw inverts the cumulative distribution: with :math:`c_i = \sum_{j \le i} p_j` and one uniform
     :math:`u \in [0, c_V)`, the token is the first :math:`i` with :math:`c_i > u`, so :math:`P(i) = p_i` and a token

@@ -15,9 +15,9 @@ AMX, and a SmolLM2 loss forward + backward in 5.3 s instead of 10 s. A CPU witho
 
 What bf16 means on the CPU path: the base weights are loaded in bfloat16, peft keeps the LoRA adapters in float32
 (its ``autocast_adapter_dtype``), and the loss runs under bf16 autocast (``bf16=True``: accelerate's
-``torch.autocast("cpu")``). ``--cpu_precision float32|bfloat16`` (or :data:`ENV_VAR`) forces either (a forced bf16 on a CPU without native
-support is allowed, with a warning: it is slow). :class:`CPUPrecision` is what the one-line loading notice and
-``srgrpo_config.yaml`` report.
+``torch.autocast("cpu")``). ``--cpu_precision float32|bfloat16`` (or :data:`ENV_VAR`) forces either (a forced bf16
+on a CPU without native support is allowed, with a warning: it is slow). :class:`CPUPrecision` is what the one-line
+loading notice and ``srgrpo_config.yaml`` report.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Any, Callable
 
 from srgrpo.runtime import atomic_write_text, cache_root
 
-__all__ = ["CPUPrecision", "MIN_SPEEDUP", "CHOICES", "ENV_VAR", "choose_cpu_precision", "cpu_model_name", "native_bf16_flags",
-           "probe_bf16_speedup"]
+__all__ = ["CPUPrecision", "MIN_SPEEDUP", "CHOICES", "ENV_VAR", "choose_cpu_precision", "cpu_model_name",
+           "native_bf16_flags", "probe_bf16_speedup"]
 
 CHOICES = ("auto", "float32", "bfloat16")
 #: Sets what ``auto`` means on this machine (``float32`` or ``bfloat16``); the tests and the notebooks' stored outputs

@@ -146,5 +146,6 @@ def write_model_card(trainer, script_args) -> None:
         card.write_text(card.read_text().rstrip() + "\n\n## SR-GRPO\n\n"
                         f"Trained with the SR-GRPO kit (`python -m srgrpo.train`): base model "
                         f"`{base or script_args.model_name}`, on {data.get(script_args.dataset, script_args.dataset)}, "
-                        f"soft advantage `{getattr(args, 'soft_advantage', '-')}` with tau {getattr(args, 'tau', '-')}, "
+                        f"soft advantage `{getattr(args, 'soft_advantage', '-')}` with tau "
+                        f"{getattr(args, 'tau', '-')}, "
                         f"{args.num_generations} completions a prompt. Every setting is in `srgrpo_config.yaml`.\n")
