@@ -50,6 +50,26 @@ def _rates(summary: dict) -> dict:
     return {k: summary[k] for k in keep if k in summary}
 
 
+def markdown_table(result: dict) -> str:
+    """The comparison as the README shows it (tests/test_train_report.py checks the README against the JSON)."""
+
+    def pct(summary, key):
+        return f"{100 * summary[key]:.0f}%"
+
+    rows = ["| run | training reward, first 4 -> last 4 steps | held-out correct | answer line in format | cut off |",
+            "|---|---|---|---|---|"]
+    base = result["pretrained"]
+    rows.append(f"| pretrained | | {base['correct']}/{base['n']} | {pct(base, 'format_rate')} | "
+                f"{pct(base, 'truncated_rate')} |")
+    for run in result["runs"]:
+        r, a = run["reward"], run["after"]
+        q = max(1, len(r) // 4)
+        name = {"fast": "fast path", "trl": "TRL's path"}[run["path"]]
+        rows.append(f"| {name}, seed {run['seed']} | {sum(r[:q]) / q:.2f} -> {sum(r[-q:]) / q:.2f} | "
+                    f"{a['correct']}/{a['n']} | {pct(a, 'format_rate')} | {pct(a, 'truncated_rate')} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -57,7 +77,11 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=64)
     p.add_argument("--workdir", default=str(REPO / ".cache" / "fast_path_learning"))
     p.add_argument("--json", default=None, help="write the comparison here")
+    p.add_argument("--table", default=None, help="print the README's table of this JSON file and exit")
     a = p.parse_args()
+    if a.table:
+        print(markdown_table(json.loads(Path(a.table).read_text())))
+        return
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TQDM_DISABLE="1", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO),
@@ -91,6 +115,7 @@ def main() -> None:
                   f"{after['accuracy']:.3f} {after.get('accuracy_ci95')}, format {after.get('format_rate')}, "
                   f"cut off {after.get('truncated_rate')}", flush=True)
     print(f"pretrained: {result['pretrained']}")
+    print(markdown_table(result))
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=2) + "\n")
 
