@@ -162,13 +162,25 @@ def main(argv: list[str] | None = None) -> int:
     trainer = _build_trainer(script_args, training_args, reward_funcs, payload)
     if trainer is None:
         return 2
-    attach_step_table(trainer, progress=not training_args.disable_tqdm)
+    attach_step_table(trainer, progress=_wants_progress(raw_argv, script_args, training_args))
     trainer._sr_script_args = script_args
     if trainer.is_world_process_zero():
         _write_resolved_config(output_dir / CONFIG_FILENAME, payload)
         if resume:
             print(f"srgrpo: resuming from {resume}", flush=True)
     return _train(trainer, output_dir, resume, payload)
+
+
+def _wants_progress(raw_argv: list[str], script_args: ScriptArguments, training_args) -> bool:
+    """A progress bar unless ``--disable_tqdm`` (command line or preset) or ``TQDM_DISABLE`` says no. transformers'
+    own default follows its log level, which the kit lowers to keep library chatter out (srgrpo.train_report)."""
+    from srgrpo.runtime import env_flag
+
+    if env_flag("TQDM_DISABLE"):
+        return False
+    named = any(a.lstrip("-").split("=")[0] == "disable_tqdm" for a in raw_argv if a.startswith("--"))
+    in_preset = bool(script_args.preset) and "disable_tqdm" in preset_settings(script_args.preset)
+    return not training_args.disable_tqdm if (named or in_preset) else True
 
 
 def _build_trainer(script_args: ScriptArguments, training_args, reward_funcs: list[Callable], payload: dict):
