@@ -166,4 +166,4 @@ def plan_main_job(device: str | None = None, *, cpu_steps: int = 12) -> MainJob:
     # On a CPU the held-out problems are the synthetic ones the model trains on (their test split), whatever data is on
     # disk: the README's CPU recipe, and notebook 4 prints the same on every machine.
     return MainJob(gpu=False, preset="smollm2_cpu", output_dir="runs/notebook_smollm2_cpu", max_steps=cpu_steps,
-                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=32)
+                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=64)
