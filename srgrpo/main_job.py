@@ -94,8 +94,8 @@ class MainJob:
         """What runs here, in a few lines."""
         s = self.settings
         steps = self.max_steps if self.max_steps is not None else s.get("max_steps")
-        what = ("GSM8K" if self.eval_dataset == "gsm8k" else
-                "held-out synthetic word problems" + (" (GSM8K is not available here)" if self.gpu else ""))
+        what = "GSM8K" if self.eval_dataset == "gsm8k" else "synthetic word"
+        missing = "; GSM8K is not available here" if self.gpu and self.eval_dataset != "gsm8k" else ""
         head = ("GPU: the real experiment." if self.gpu else
                 "CPU: no CUDA GPU here, so the cells below run the CPU version of the main job.")
         lines = [
@@ -104,8 +104,8 @@ class MainJob:
                                            ", a real 135 M-parameter instruct model, with LoRA"),
             f"  training: preset {self.preset}, {steps} steps on {s.get('dataset', 'gsm8k')} problems, SR-GRPO "
             f"{s.get('soft_advantage')} (tau={s.get('tau')})",
-            f"  eval:     the first {self.eval_limit} {what} test problems, greedy, {self.eval_max_new_tokens} new "
-            "tokens, before and after",
+            f"  eval:     {self.eval_limit} held-out {what} problems (the first of the test split), greedy, "
+            f"{self.eval_max_new_tokens} new tokens, before and after{missing}",
         ]
         if not self.gpu:
             lines += [
