@@ -26,7 +26,7 @@ def test_every_grpo_field_is_there(tmp_path):
     sr = {f.name for f in dataclasses.fields(SRGRPOConfig)}
     grpo = {f.name for f in dataclasses.fields(GRPOConfig)}
     assert grpo <= sr
-    assert sr - grpo == {"tau", "soft_advantage", "max_prompt_length"}
+    assert sr - grpo == {"tau", "soft_advantage", "max_prompt_length", "cpu_fast_generation", "cpu_shared_prompt"}
     assert isinstance(make(tmp_path), GRPOConfig)
 
 
