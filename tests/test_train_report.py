@@ -59,13 +59,13 @@ def test_the_model_card_names_the_hub_model_not_a_local_folder(tmp_path):
 
 
 def test_the_readmes_learning_table_is_the_committed_comparisons():
-    """README's table of the fast path's learning comparison is printed from data/results, never typed."""
+    """README's table of the fast path's learning comparison is printed from data/benchmarks, never typed."""
     import importlib.util
     import json
 
     spec = importlib.util.spec_from_file_location("compare", REPO / "benchmarks" / "compare_fast_path_learning.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = json.loads((REPO / "data" / "results" / "cpu_fast_path_learning.json").read_text())
+    result = json.loads((REPO / "data" / "benchmarks" / "cpu_fast_path_learning.json").read_text())
     assert {(r["path"], r["seed"]) for r in result["runs"]} == {("fast", 0), ("fast", 1), ("trl", 0), ("trl", 1)}
     assert module.markdown_table(result) in (REPO / "README.md").read_text()
