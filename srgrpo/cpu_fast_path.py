@@ -148,7 +148,7 @@ class CPUFastPathMixin:
         distinct, rows = torch.unique(keys, dim=0, return_inverse=True)
         base = self.accelerator.unwrap_model(model)
         config = base.config
-        cache_arg = _cache_kwarg(base.get_base_model().model if hasattr(base, "get_base_model") else base.model)
+        cache_arg = _cache_kwarg(base)
         with self.accelerator.autocast():
             cache = DynamicCache(config=config)
             model(input_ids=distinct[:, :head], attention_mask=distinct[:, head:], use_cache=True, logits_to_keep=1,

@@ -180,9 +180,11 @@ class MergedPolicy:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _cache_kwarg(module) -> str:
-    """transformers 5.x calls the cache argument ``cache``; earlier releases ``past_key_values``."""
-    params = inspect.signature(module.forward).parameters
+def _cache_kwarg(model) -> str:
+    """The name of ``model``'s cache argument (a causal LM, peft-wrapped or not): transformers 5.x calls it ``cache``,
+    earlier releases ``past_key_values``. Read from the decoder, whose forward names it (the LM's may be patched)."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+    params = inspect.signature(decoder.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
@@ -235,7 +237,7 @@ def sample_completions(
     distinct = prompts[::repeats]
     ids, mask = _left_pad(distinct, pad_id, device)
     rows, prompt_len = len(prompts), ids.shape[1]
-    cache_arg = _cache_kwarg(model.get_decoder() if hasattr(model, "get_decoder") else model)
+    cache_arg = _cache_kwarg(model)
 
     cache = StaticCache(config=model.config, max_cache_len=prompt_len + max_new_tokens)
     positions = (mask.cumsum(-1) - 1).clamp_(min=0)

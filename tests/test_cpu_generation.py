@@ -132,14 +132,17 @@ def test_runs_of_identical_prompts_are_found(distinct, k):
 # --- the merged copy -----------------------------------------------------------------------------------------------
 
 
+def logits_of(module, ids):
+    with torch.no_grad():
+        return module(input_ids=ids).logits
+
+
 def test_the_merged_copy_computes_what_the_peft_model_computes(tiny):
     model, tok = load_tiny()
     peft_model = lora_model(model)
     merged = MergedPolicy(peft_model)
     ids = torch.tensor(chat_prompts(tok, ["What is 12 + 7?"]))
-    with torch.no_grad():
-        expected = peft_model(input_ids=ids).logits
-        got = merged.module(input_ids=ids).logits
+    expected, got = logits_of(peft_model, ids), logits_of(merged.module, ids)
     assert torch.allclose(got, expected, atol=1e-5, rtol=1e-4)
     # it shares everything but the adapted layers: embeddings, norms, head and biases are the policy's tensors
     shared = {id(p) for p in peft_model.parameters()}
@@ -165,15 +168,12 @@ def test_sync_follows_the_adapters_after_an_optimizer_step(tiny):
     peft_model = lora_model(model)
     merged = MergedPolicy(peft_model)
     ids = torch.tensor(chat_prompts(tok, ["What is 3 x 4?"]))
-    with torch.no_grad():
-        stale = merged.module(input_ids=ids).logits
+    stale = logits_of(merged.module, ids)
     optimizer = torch.optim.SGD([p for p in peft_model.parameters() if p.requires_grad], lr=0.5)
     peft_model(input_ids=ids, labels=ids).loss.backward()
     optimizer.step()
     merged.sync()
-    with torch.no_grad():
-        expected = peft_model(input_ids=ids).logits
-        got = merged.module(input_ids=ids).logits
+    expected, got = logits_of(peft_model, ids), logits_of(merged.module, ids)
     assert not torch.allclose(stale, expected, atol=1e-4)
     assert torch.allclose(got, expected, atol=1e-5, rtol=1e-4)
 
