@@ -3,6 +3,8 @@ r"""The kit's statistics, written once: intervals for results and smoothing for 
 - :func:`wilson_interval`: a 95% interval for an accuracy (``k`` of ``n`` problems solved);
 - :func:`mean_ci95` and :func:`t_quantile_975`: a 95% Student-t interval for a mean over a few seeds, and
   :func:`interval` for the rounded ``{"mean", "low", "high", "n"}`` record the results files store;
+- :func:`student_t_cdf` and :func:`paired_t_test`: the two-sided p-value of a paired comparison over seeds, and
+  :func:`holm` to adjust the p-values of a declared family of comparisons;
 - :func:`ema` (TensorBoard's exponential moving average) and :func:`moving_average` (a trailing window) for curves.
 
 Pure Python (no torch, no scipy), so every layer may use it.
@@ -30,7 +32,8 @@ import math
 from statistics import NormalDist
 from typing import Iterable, Sequence
 
-__all__ = ["wilson_interval", "t_quantile_975", "mean_ci95", "rounded", "interval", "ema", "moving_average"]
+__all__ = ["wilson_interval", "t_quantile_975", "mean_ci95", "rounded", "interval", "student_t_cdf", "paired_t_test",
+           "holm", "ema", "moving_average"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -140,6 +143,90 @@ def interval(values: Iterable[float], digits: int = 3) -> dict[str, float | int 
     values = list(values)
     mean, low, high = mean_ci95(values)
     return {"mean": rounded(mean, digits), "low": rounded(low, digits), "high": rounded(high, digits), "n": len(values)}
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction (modified Lentz)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below the mean: use the symmetry
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return math.exp(log_front) * h / a
+
+
+def student_t_cdf(t: float, df: float) -> float:
+    r"""P(T <= t) for Student's t with ``df`` degrees of freedom.
+
+    Through the regularised incomplete beta function: with :math:`x = \nu / (\nu + t^2)`,
+    :math:`P(|T| > |t|) = I_x(\nu/2, 1/2)`, so the CDF is :math:`1 - I_x/2` for :math:`t \ge 0` and :math:`I_x/2` below.
+    """
+    if not df > 0:
+        raise ValueError(f"degrees of freedom must be positive, got {df!r}.")
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def paired_t_test(differences: Iterable[float]) -> dict[str, float | int | None]:
+    r"""The paired t-test of per-seed differences ``d_1..d_n`` (method minus other, seed by seed).
+
+    :math:`t = \bar d / (s_d / \sqrt n)` with :math:`n - 1` degrees of freedom; the two-sided p-value is
+    :math:`2\,P(T > |t|)`, and the 95% interval is :func:`mean_ci95` of the differences (the same test: the interval
+    excludes zero exactly when p < 0.05). Returns ``{"mean", "low", "high", "n", "t", "p", "positive"}``, where
+    ``positive`` counts the seeds whose difference is above zero. ``t`` and ``p`` are ``None`` for fewer than two
+    differences; when every difference is equal, ``p`` is 0 if they are not zero and 1 if they are.
+    """
+    ds = [float(d) for d in (differences.tolist() if hasattr(differences, "tolist") else differences)]
+    if not ds:
+        raise ValueError("paired_t_test needs at least one difference.")
+    mean, low, high = mean_ci95(ds)
+    out: dict[str, float | int | None] = {"mean": mean, "low": low, "high": high, "n": len(ds), "t": None, "p": None,
+                                          "positive": sum(d > 0 for d in ds)}
+    if len(ds) < 2:
+        return out
+    sd = math.sqrt(math.fsum((d - mean) ** 2 for d in ds) / (len(ds) - 1))
+    if sd == 0.0:
+        out["t"], out["p"] = (math.copysign(math.inf, mean), 0.0) if mean != 0 else (0.0, 1.0)
+        return out
+    t = mean / (sd / math.sqrt(len(ds)))
+    out["t"] = t
+    out["p"] = min(1.0, 2.0 * (1.0 - student_t_cdf(abs(t), len(ds) - 1)))
+    return out
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (in their order): reject those below 0.05 after it and
+    the family's chance of any false rejection stays at most 5%, whatever the dependence between the tests.
+
+    Sorted ascending, the i-th smallest (from 0) is multiplied by ``m - i``, the running maximum is kept (adjusted
+    p-values never decrease along the order), and each is capped at 1.
+    """
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def moving_average(values: Sequence[float | None], window: int) -> list[float | None]:

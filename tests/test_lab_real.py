@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from srgrpo.lab.real_comparison import compare, excludes_zero, mean_curve
-from srgrpo.lab.real_settings import RealLabSettings, RunSpec, run_grid, settings_id
+from srgrpo.lab.real_comparison import compare, comparisons, excludes_zero, mean_curve
+from srgrpo.lab.real_runs import examples
+from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, RealLabSettings, RunSpec, run_grid, settings_id
 from srgrpo.lab.real_task import heldout_summary
 
 from conftest import REPO, run_module, subprocess_env
@@ -52,13 +53,20 @@ def test_the_json_says_what_ran_and_what_it_measured(tiny_comparison):
     for run in s["runs"]:
         assert run["steps"] == 2 and run["curves"]["step"] == [1, 2]
         assert set(run["curves"]) >= {"reward", "correctness", "format", "cut_off", "length", "seconds"}
-        assert run["heldout"]["n"] == 4 and len(run["examples"]) == 3
+        assert run["heldout"]["n"] == 4 and len(run["examples"]) in (3, 4)
         assert run["train_s"] > 0 and run["eval_s"] > 0 and run["wall_s"] >= run["train_s"]
     grpo = s["methods"]["grpo"]
     assert grpo["seeds"] == [0, 1] and len(grpo["per_seed"]["accuracy"]) == 2
-    assert grpo["after"]["accuracy"]["n"] == 2 and grpo["after"]["accuracy"]["low"] is not None
+    after = grpo["after"]["accuracy"]
+    assert after["n"] == 2 and after["min"] <= after["mean"] <= after["max"] and "low" not in after
+    block = s["comparisons"]
+    assert [(r["label"], r["other"]) for r in block["primary"]] == [
+        ("per_sample(tau=1)", "grpo"), ("grpo", "constant"), ("per_sample(tau=1)", "constant")]
+    assert block["missing"] == ["per_sample(tau=1) vs shared(tau=0.5)", "shared(tau=0.5) vs constant"]
+    assert all(r["n"] == 2 and len(r["per_seed"]) == 2 for r in block["primary"])
+    assert len(block["exploratory"]) == 3 * 4 - 3  # 3 pairs x 4 rates, less the 3 declared
     figures = [Path(p) for p in s["figures"]]
-    assert [p.name for p in figures] == ["real-curves.png", "real-heldout.png"]
+    assert [p.name for p in figures] == ["real-heldout.png", "real-comparisons.png", "real-curves.png"]
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in figures)
 
 
@@ -72,6 +80,7 @@ def test_a_rerun_does_not_redo_finished_runs(tiny_comparison):
     assert len(s["runs"]) == 9 and s["methods"]["grpo"]["seeds"] == [0, 1, 2]
     assert "[8/10]" in tiny_comparison["second"].stdout  # progress: one line per finished run
     assert "pretrained model: accuracy" in tiny_comparison["second"].stdout  # the plain-text table at the end
+    assert "3 declared comparisons of held-out accuracy" in tiny_comparison["second"].stdout
     first = {(r["label"], r["seed"]): r for r in tiny_comparison["summary_2"]["runs"]}
     for run in s["runs"]:
         if run["seed"] < 2:
@@ -115,9 +124,10 @@ def test_bad_settings_are_clear_errors():
 
 def test_the_grid_is_seed_major_with_one_run_per_temperature():
     grid = run_grid(RealLabSettings(seeds=[3, 4]))
-    labels = ["grpo", "per_sample(tau=1)", "per_sample(tau=2)", "shared(tau=0.5)", "constant", "random_reward"]
+    labels = ["grpo", "per_sample(tau=1)", "shared(tau=0.5)", "constant", "random_reward"]
     assert [g.label for g in grid] == labels * 2
-    assert [g.seed for g in grid] == [3] * 6 + [4] * 6
+    assert [g.seed for g in grid] == [3] * 5 + [4] * 5
+    assert {label for pair in PRIMARY_COMPARISONS for label in pair} <= set(labels)  # the defaults run them all
     assert RunSpec("per_sample", 1.0, 0).key == "per_sample-tau1__seed0"
     assert len({g.key for g in grid}) == len(grid)
 
@@ -167,13 +177,65 @@ def test_the_committed_comparison_is_complete_and_drawn():
     path = REPO / "data" / "results" / "real.json"
     summary = json.loads(path.read_text())
     cfg = summary["settings"]
-    assert summary["complete"] and cfg["model"] == "smollm2" and len(cfg["seeds"]) >= 3
+    assert summary["complete"] and cfg["model"] == "smollm2" and len(cfg["seeds"]) >= 5
     assert summary["start"]["heldout"]["n"] >= 200
-    expected = {"grpo", "per_sample(tau=1)", "per_sample(tau=2)", "shared(tau=0.5)", "constant", "random_reward"}
+    expected = {"grpo", "per_sample(tau=1)", "shared(tau=0.5)", "constant", "random_reward"}
     assert set(summary["methods"]) == expected
     assert len(summary["runs"]) == len(expected) * len(cfg["seeds"])
+    assert [(r["label"], r["other"]) for r in summary["comparisons"]["primary"]] == list(PRIMARY_COMPARISONS)
+    assert all(r["n"] == len(cfg["seeds"]) for r in summary["comparisons"]["primary"])
     for name in summary["figures"]:
         assert (REPO / "data" / "results" / Path(name).name).is_file()
+
+
+def _p_by_integration(t: float, df: int) -> float:
+    """Slow reference: two-sided p of Student's t by Simpson's rule on its density, from 0 to |t|."""
+    import math
+
+    c = math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
+    n, h = 20_000, abs(t) / 20_000
+    f = [c * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2) for i in range(n + 1)]
+    area = h / 3 * (f[0] + f[-1] + 4 * sum(f[1:-1:2]) + 2 * sum(f[2:-1:2]))
+    return 1 - 2 * area
+
+
+def test_the_declared_comparisons_are_paired_t_tests_adjusted_together():
+    import statistics
+
+    start = {"heldout": _fake_run("x", 0, 10.0, [0, 0])["heldout"]}
+    accuracy = {"grpo": [20.0, 30.0, 25.0, 22.0, 31.0], "per_sample(tau=1)": [24.0, 29.0, 33.0, 30.0, 35.0],
+                "shared(tau=0.5)": [9.0, 12.0, 6.0, 11.0, 10.0], "constant": [10.0, 14.0, 9.0, 8.0, 12.0]}
+    runs = [_fake_run(label, seed, a, [0, 0]) for label, values in accuracy.items() for seed, a in enumerate(values)]
+    for run in runs:
+        run["control"] = run["label"] == "constant"
+    block = comparisons(runs, PRIMARY_COMPARISONS)
+    assert [(r["label"], r["other"]) for r in block["primary"]] == list(PRIMARY_COMPARISONS)
+    for row in block["primary"]:
+        diffs = [a - b for a, b in zip(accuracy[row["label"]], accuracy[row["other"]])]
+        assert row["per_seed"] == diffs and row["positive"] == sum(d > 0 for d in diffs)
+        t = statistics.mean(diffs) / (statistics.stdev(diffs) / 5 ** 0.5)
+        assert row["t"] == pytest.approx(t, abs=0.01)
+        assert row["p"] == pytest.approx(_p_by_integration(t, 4), abs=2e-4)
+        assert (row["low"] > 0 or row["high"] < 0) == (row["p"] < 0.05)  # the interval and the test agree
+    ps = sorted(r["p"] for r in block["primary"])
+    holm_sorted = sorted(r["p_holm"] for r in block["primary"])
+    assert holm_sorted[0] == pytest.approx(min(1, 5 * ps[0]), abs=1e-4)  # the smallest is multiplied by 5
+    assert all(r["p_holm"] >= r["p"] for r in block["primary"])
+    assert all(r["significant"] == (r["p_holm"] < 0.05) for r in block["primary"])
+    assert block["missing"] == [] and len(block["exploratory"]) == 6 * 4 - 5  # 6 pairs x 4 rates, less 5
+    assert not any((r["label"], r["other"]) in PRIMARY_COMPARISONS and r["rate"] == "accuracy"
+                   for r in block["exploratory"])
+
+
+def test_examples_set_a_strict_success_beside_the_first_answers():
+    def record(i, ok):
+        return {"index": i, "question": "q", "gold": "1", "completion": "c", "correct": ok, "strict_format": ok,
+                "stopped": True}
+
+    records = [record(i, i == 5) for i in range(8)]
+    assert [e["index"] for e in examples(records)] == [0, 1, 2, 5]
+    assert [e["index"] for e in examples([record(i, False) for i in range(8)])] == [0, 1, 2]  # none to show
+    assert [e["index"] for e in examples([record(i, i == 1) for i in range(8)])] == [0, 1, 2]  # already there
 
 
 def test_methods_are_compared_with_each_control_seed_by_seed():

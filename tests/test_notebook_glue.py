@@ -17,7 +17,8 @@ from srgrpo.advantage_figures import plot_advantages  # noqa: E402
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # noqa: E402
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402
-from srgrpo.notebook.trainer_on_cpu import live_report, live_settings, real_conclusions, real_highlights  # noqa: E402
+from srgrpo.notebook.trainer_on_cpu import (live_report, live_settings, real_conclusions, real_examples,  # noqa: E402
+                                          real_highlights)
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]
@@ -181,53 +182,73 @@ def test_results_file_finds_committed_results_and_explains_a_missing_one():
 
 def fake_real_summary():
     """A real-lab summary built by the lab's own comparison from made-up runs (3 seeds a method)."""
-    from srgrpo.lab.real_comparison import compare
+    from srgrpo.lab.real_comparison import compare, comparisons
+    from srgrpo.lab.real_settings import PRIMARY_COMPARISONS
 
     def heldout(accuracy, strict):
         rates = {"accuracy": accuracy, "strict_format": strict, "answer_line": strict, "stopped": 90.0}
         return {"n": 200, **{k: {"count": int(2 * v), "percent": v, "ci95": [0, 100]} for k, v in rates.items()},
                 "mean_tokens": 30.0}
 
-    def runs(label, method, tau, accuracies, strict):
-        return [{"label": label, "method": method, "tau": tau, "seed": seed, "control": method == "constant",
-                 "heldout": heldout(a, strict), "train_s": 500.0, "eval_s": 60.0, "wall_s": 560.0,
-                 "curves": {"step": [1, 2], **{k: [0.1, 0.2] for k in ("reward", "correctness", "format", "cut_off")}}}
-                for seed, a in enumerate(accuracies)]
+    def example(i, ok):
+        return {"index": i, "question": f"question {i}", "gold": "7", "completion": f"answer {i}", "correct": ok,
+                "strict_format": ok, "stopped": True}
 
-    start = {"heldout": heldout(5.0, 0.0)}
-    all_runs = (runs("grpo", "grpo", None, [20.0, 22.0, 24.0], 95.0)
-                + runs("shared(tau=0.5)", "shared", 0.5, [3.0, 6.0, 9.0], 10.0)
-                + runs("constant", "constant", None, [1.0, 2.0, 3.0], 0.0))
+    def runs(label, method, tau, accuracies, stricts):
+        return [{"label": label, "method": method, "tau": tau, "seed": seed, "control": method == "constant",
+                 "heldout": heldout(a, f), "train_s": 500.0, "eval_s": 60.0, "wall_s": 560.0,
+                 "examples": [example(0, False), example(1, False), example(2, False), example(9, True)],
+                 "curves": {"step": [1, 2], **{k: [0.1, 0.2] for k in ("reward", "correctness", "format", "cut_off")}}}
+                for seed, (a, f) in enumerate(zip(accuracies, stricts))]
+
+    start = {"heldout": heldout(5.0, 0.0), "examples": [example(0, False)]}
+    all_runs = (runs("grpo", "grpo", None, [20.0, 22.0, 24.0], [95.0, 92.0, 99.0])
+                + runs("shared(tau=0.5)", "shared", 0.5, [3.0, 6.0, 9.0], [10.0, 10.0, 10.0])
+                + runs("constant", "constant", None, [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]))
     return {"settings": {"model": "smollm2", "steps": 10, "prompts_per_step": 2, "num_generations": 8,
                          "max_completion_length": 64, "temperature": 0.7, "lora_r": 16, "learning_rate": 5e-4,
-                         "beta": 0.0, "seeds": [0, 1, 2], "eval_max_new_tokens": 64},
+                         "beta": 0.0, "num_iterations": 1, "seeds": [0, 1, 2], "eval_max_new_tokens": 64},
             "start": start, "methods": compare(all_runs, start), "runs": all_runs, "compute_s": 5040.0,
+            "comparisons": comparisons(all_runs, PRIMARY_COMPARISONS),
             "metadata": {"machine": {"cpu_count": 2}}}
 
 
 def test_real_highlights_print_the_json_numbers():
     text = real_highlights(fake_real_summary())
     assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
-    assert "the pretrained model: accuracy 5.0%, strict format 0.0%" in text
+    assert "pretrained model: accuracy 5.0%, strict format 0.0%" in text
     assert "3 seeds per method" in text and "9 runs, 84 min of runs (mean 9.3 min each" in text
     grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
-    assert "+17.0 [+12.0, +22.0]" in grpo and "+95.0" in grpo
+    assert "22.0 (20/22/24)" in grpo and "+17.0 [+12.0, +22.0]" in grpo and "95.3 (95/92/99)" in grpo
     assert "constant (control)" in text
 
 
-def test_real_conclusions_follow_the_intervals():
+def test_real_conclusions_are_a_table_that_follows_the_json():
     summary = fake_real_summary()
     lines = real_conclusions(summary).splitlines()
-    assert lines[0].startswith("grpo: accuracy rose (+17.0 points [+12.0, +22.0]: the interval excludes zero)")
-    assert lines[0].endswith("strict format 95% (at least 90%); meets the aim")
-    # grpo - constant, seed by seed: 19, 20, 21 points of accuracy; 95 points of format every seed.
-    assert lines[1] == "    accuracy, paired by seed: +20.0 [+17.5, +22.5] vs constant, above"
-    assert lines[2] == "    strict format, paired by seed: +95.0 [+95.0, +95.0] vs constant, above"
-    assert lines[3].startswith("shared(tau=0.5): no accuracy change the seeds can tell from zero")
-    assert "meets the aim" not in lines[3] and "below 90%" in lines[3]
-    # shared - constant: 2, 4, 6 points; 4.30 x 2 / sqrt(3) = 4.97 either side of 4: the interval holds zero.
-    assert lines[4] == "    accuracy, paired by seed: +4.0 [-1.0, +9.0] vs constant"
-    assert lines[-1].startswith("constant (control): accuracy fell")
+    grpo = next(line for line in lines if line.startswith("grpo"))
+    assert "+17.0 [+12.0, +22.0]" in grpo and "3 of 3 seeds" in grpo and grpo.endswith("yes")
+    shared = next(line for line in lines if line.startswith("shared"))
+    # shared's changes -2, 1, 4: mean +1; format 10% in every seed.
+    assert "0 of 3 seeds" in shared
+    assert shared.endswith("no: format < 90% in 3 seeds; gain < 10 points; gain's interval reaches 0")
+    assert next(line for line in lines if line.startswith("constant")).endswith("(control)")
+    # The declared comparisons that ran (grpo - constant, shared - constant), paired by seed: 19/20/21 and 2/4/6.
+    text = "\n".join(lines)
+    assert "2 declared comparisons of held-out accuracy" in text
+    grpo_vs = next(line for line in lines if line.strip().startswith("grpo - constant"))
+    assert "+20.0 [+17.5, +22.5]" in grpo_vs and "+19/+20/+21 (3/3 above 0)" in grpo_vs
+    assert grpo_vs.endswith(": significant")
+    assert "not run here: per_sample(tau=1) vs grpo" in text
+
+
+def test_real_examples_set_a_success_beside_a_failure():
+    text = real_examples(fake_real_summary(), "grpo", seed=1)
+    assert text.startswith("Q0: question 0  (gold 7)")
+    assert "--- the pretrained model (correct: no" in text and "--- grpo, seed 1 (correct: no" in text
+    assert "Q9: question 9" in text and "--- grpo, seed 1, a success (correct: yes, strict format: yes" in text
+    with pytest.raises(ValueError, match="no run 'grpo' with seed 7"):
+        real_examples(fake_real_summary(), "grpo", seed=7)
 
 
 def test_live_settings_keep_the_committed_recipe_at_a_small_budget():

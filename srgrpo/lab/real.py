@@ -19,6 +19,7 @@ Output
      "settings": {...}, "settings_id", "complete": bool,
      "start": {"heldout": {n, accuracy, strict_format, answer_line, stopped, mean_tokens}, "examples", "eval_s"},
      "methods": {label: srgrpo.lab.real_comparison.method_summary(...)},
+     "comparisons": srgrpo.lab.real_comparison.comparisons(...) (primary, Holm-adjusted; exploratory),
      "runs": [every run's result: curves, heldout, examples, seconds],
      "elapsed_s", "compute_s", "resumed_runs", "figures": [...]}
 
@@ -36,8 +37,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_comparison import compare
-from srgrpo.lab.real_settings import RealLabSettings, RunSpec, run_grid, settings_id
+from srgrpo.lab.real_comparison import compare, comparisons
+from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, PRIMARY_RATE, RealLabSettings, RunSpec, run_grid, settings_id
 from srgrpo.lab.results import parse_command, run_metadata, write_json
 from srgrpo.runtime import torch_threads
 
@@ -150,6 +151,7 @@ def run_comparison(settings: RealLabSettings, log=print) -> dict[str, Any]:
         "complete": True,
         "start": start,
         "methods": compare(runs, start),
+        "comparisons": comparisons(runs, PRIMARY_COMPARISONS, PRIMARY_RATE),
         "runs": runs,
         "elapsed_s": round(time.perf_counter() - began, 1),
         "compute_s": round(start["eval_s"] + sum(r["wall_s"] for r in runs), 1),
@@ -173,9 +175,10 @@ def main(argv: Sequence[str] = ()) -> int:
 
         summary["figures"] = [str(p) for p in save_figures(summary, output)]
     write_json(output, summary)
-    from srgrpo.lab.real_figures import format_table
+    from srgrpo.lab.real_figures import format_comparisons, format_table
 
     print(format_table(summary))
+    print(format_comparisons(summary))
     print(f"wrote {output} ({len(summary['runs'])} runs, {summary['elapsed_s']:.0f} s)")
     return 0
 

@@ -1,17 +1,26 @@
-r"""The real-model lab's comparison: the runs of each method, summarised over seeds with 95 % intervals.
+r"""The real-model lab's comparison: the runs of each method summarised over seeds, and the declared comparisons.
 
 Every run starts from the same pretrained model, whose greedy held-out answers are measured once (``start``); a run's
-*change* is its held-out rate after training minus the start's, in percentage points. Over the ``n`` seeds of a
-method the summary gives, for each rate, the mean and a 95 % Student-t interval (:func:`srgrpo.stats.mean_ci95`):
-with 3 seeds the interval is the mean :math:`\pm 4.30\, s/\sqrt{3}`, wide on purpose. It is the variation between
-seeds (training's sampling, data order, adapter initialisation) that it measures; the held-out set is fixed.
+*change* is its held-out rate after training minus the start's, in percentage points.
 
-Methods are also compared with each control *paired by seed* (``vs``): run ``k`` of a method and run ``k`` of the
-control share their seed, hence their problem order and adapter initialisation, so the interval of the per-seed
-differences is the fair test of "learns more than the control".
+What the summary gives, per method and rate:
 
-A change "excludes zero" when the interval of the change lies entirely above or below 0, which is the only kind of
-claim the README and notebook 3 make about a method. Runs with fewer than two seeds get no interval.
+* ``per_seed``: the rate after training, seed by seed (the numbers every mean is shown beside);
+* ``after``: their mean and range (``min``, ``max``): a rate stays inside [0, 100], so no interval of a mean that
+  could leave it is drawn around it; with 5 seeds the values themselves say more;
+* ``change``: the mean change from the pretrained model with its 95% Student-t interval over seeds (it measures how
+  much training runs differ: sampling, data order, adapter initialisation; the held-out set is fixed);
+* ``vs``: the paired difference from each control, seed by seed.
+
+Comparisons between methods are *paired by seed*: run ``k`` of two methods share their seed, hence their problem
+order and adapter initialisation, so the per-seed differences are what a paired t-test reads
+(:func:`srgrpo.stats.paired_t_test`: mean, 95% interval, two-sided p, seeds above zero). The lab declares its
+*primary* comparisons in advance (:data:`srgrpo.lab.real_settings.PRIMARY_COMPARISONS`, on held-out accuracy); their
+p-values are adjusted together with Holm's method (:func:`srgrpo.stats.holm`), so "significant" means the family's
+chance of any false claim is at most 5%. Every other pair and rate is *exploratory*: reported with its unadjusted
+interval and counted, never called a finding.
+
+A change "excludes zero" when its 95% interval lies entirely above or below 0. Fewer than two seeds give no interval.
 """
 
 from __future__ import annotations
@@ -19,22 +28,30 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from srgrpo.lab.real_task import HELDOUT_RATES
-from srgrpo.stats import mean_ci95
+from srgrpo.stats import holm, paired_t_test
 
-__all__ = ["RATES", "method_summary", "compare", "paired_difference", "excludes_zero", "mean_curve"]
+__all__ = ["RATES", "method_summary", "compare", "paired_difference", "comparisons", "excludes_zero", "mean_curve"]
 
 #: The held-out rates the comparison reports (percent of problems).
 RATES = tuple(HELDOUT_RATES)
 
 
-def _interval(values: Sequence[float], digits: int = 2) -> dict[str, Any]:
-    """``{"mean", "low", "high", "n"}``: the mean and its 95 % interval over seeds (no interval for one seed)."""
-    mean, low, high = mean_ci95(list(values))
+def _rounded(x: float | None, digits: int = 2) -> float | None:
+    return None if x is None or x != x or x in (float("inf"), float("-inf")) else round(x, digits)
 
-    def keep(x: float) -> float | None:
-        return None if x != x else round(x, digits)  # NaN (a single seed): no interval
 
-    return {"mean": keep(mean), "low": keep(low), "high": keep(high), "n": len(values)}
+def _test(differences: Sequence[float]) -> dict[str, Any]:
+    """:func:`srgrpo.stats.paired_t_test` of per-seed differences, rounded for the JSON, with the differences."""
+    test = paired_t_test(differences)
+    out = {k: _rounded(test[k]) for k in ("mean", "low", "high", "t")}
+    out.update(n=test["n"], positive=test["positive"], p=_rounded(test["p"], 4),
+               per_seed=[round(d, 2) for d in differences])
+    return out
+
+
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    """Mean and range of per-seed rates (no interval: see the module's docstring)."""
+    return {"mean": round(sum(values) / len(values), 2), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def excludes_zero(stat: dict[str, Any]) -> bool:
@@ -72,9 +89,9 @@ def method_summary(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dic
     for rate in RATES:
         after = [r["heldout"][rate]["percent"] for r in runs]
         summary["per_seed"][rate] = after
-        summary["after"][rate] = _interval(after)
-        summary["change"][rate] = _interval([a - start["heldout"][rate]["percent"] for a in after])
-    summary["mean_tokens"] = _interval([r["heldout"]["mean_tokens"] for r in runs])
+        summary["after"][rate] = _spread(after)
+        summary["change"][rate] = _test([a - start["heldout"][rate]["percent"] for a in after])
+    summary["mean_tokens"] = _spread([r["heldout"]["mean_tokens"] for r in runs])
     for key in ("train_s", "eval_s", "wall_s"):  # seconds: the mean and the range, not an interval
         values = [r[key] for r in runs]
         summary[key] = {"mean": round(sum(values) / len(values), 1), "min": min(values), "max": max(values)}
@@ -83,12 +100,14 @@ def method_summary(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dic
 
 
 def paired_difference(runs: Sequence[dict[str, Any]], others: Sequence[dict[str, Any]], rate: str) -> dict[str, Any]:
-    """``rate`` of ``runs`` minus that of ``others``, seed by seed (seeds both have), mean and 95 % interval."""
+    """``rate`` of ``runs`` minus that of ``others``, seed by seed (the seeds both have): :func:`_test` of the
+    differences, with the seeds they come from."""
     theirs = {r["seed"]: r["heldout"][rate]["percent"] for r in others}
-    diffs = [r["heldout"][rate]["percent"] - theirs[r["seed"]] for r in runs if r["seed"] in theirs]
-    if not diffs:
-        return {"mean": None, "low": None, "high": None, "n": 0}
-    return _interval(diffs)
+    pairs = [(r["seed"], r["heldout"][rate]["percent"] - theirs[r["seed"]]) for r in runs if r["seed"] in theirs]
+    if not pairs:
+        return {"mean": None, "low": None, "high": None, "t": None, "p": None, "n": 0, "positive": 0,
+                "per_seed": [], "seeds": []}
+    return {**_test([d for _, d in pairs]), "seeds": [seed for seed, _ in pairs]}
 
 
 def compare(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -103,3 +122,39 @@ def compare(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dict[str, 
         method["vs"] = {control: {rate: paired_difference(groups[label], groups[control], rate) for rate in RATES}
                         for control in controls if control != label}
     return summary
+
+
+def comparisons(runs: Sequence[dict[str, Any]], primary: Sequence[tuple[str, str]],
+                primary_rate: str = "accuracy") -> dict[str, Any]:
+    """The declared comparisons and the exploratory rest, paired by seed.
+
+    ``primary`` lists ``(label, other label)`` pairs compared on ``primary_rate``; those whose two methods both ran
+    are tested and Holm-adjusted together (``p_holm``; ``significant`` when it is below 0.05), the others are listed
+    in ``missing``. Exploratory: every other pair of methods (in the order they ran, controls last) on every rate of
+    :data:`RATES`, and the primary pairs on the other rates; unadjusted.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(run["label"], []).append(run)
+    labels = sorted(groups, key=lambda label: groups[label][0]["control"])  # stable: the grid's order, controls last
+
+    def row(a: str, b: str, rate: str) -> dict[str, Any]:
+        return {"label": a, "other": b, "rate": rate, **paired_difference(groups[a], groups[b], rate)}
+
+    tested = [row(a, b, primary_rate) for a, b in primary if a in groups and b in groups]
+    adjusted = holm([1.0 if r["p"] is None else r["p"] for r in tested])
+    for r, p in zip(tested, adjusted):
+        r["p_holm"] = round(p, 4)
+        r["significant"] = r["p"] is not None and p < 0.05
+    declared = {(a, b) for a, b in primary}
+    exploratory = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            for rate in RATES:
+                pair = (a, b) if (b, a) not in declared else (b, a)
+                if pair in declared and rate == primary_rate:
+                    continue
+                exploratory.append(row(*pair, rate))
+    return {"rate": primary_rate, "adjustment": "holm", "primary": tested,
+            "missing": [f"{a} vs {b}" for a, b in primary if a not in groups or b not in groups],
+            "exploratory": exploratory}

@@ -1,6 +1,13 @@
-"""The real-model lab's figures and plain-text table, drawn from its JSON (:mod:`srgrpo.lab.real`), never from a
-live model: training curves per method (mean over seeds, the seeds' range shaded) and held-out rates before and after
-with 95 % intervals over seeds, in the kit's one palette (:mod:`srgrpo.palette`).
+"""The real-model lab's figures and plain-text tables, drawn from its JSON (:mod:`srgrpo.lab.real`), never from a
+live model, in the kit's one palette (:mod:`srgrpo.palette`):
+
+* :func:`plot_real_heldout`: held-out rates after training, every seed a dot, the mean a bar across them, the
+  pretrained model a dashed line (no interval of a mean around a rate: it could leave [0, 100]);
+* :func:`plot_real_comparisons`: the declared comparisons, paired by seed: every seed's difference, the mean and its
+  95% interval, the Holm-adjusted p-value (the axis always holds the whole interval);
+* :func:`plot_real_curves`: training curves as small multiples, one column a method, every seed a thin line and the
+  mean a thick one;
+* :func:`format_table` and :func:`format_comparisons`: the same numbers as text.
 """
 
 from __future__ import annotations
@@ -10,14 +17,14 @@ from typing import Any
 
 from srgrpo.palette import method_style, run_label
 
-__all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "save_figures", "format_table"]
+__all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
+           "save_figures", "format_table", "format_comparisons", "seed_values"]
 
-#: Training curves drawn: name in the run files -> axis label.
+#: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
-    "reward": "training reward (correctness + format)",
-    "format": "format reward (sampled)",
-    "correctness": "correctness (sampled)",
-    "cut_off": "share cut off at the token limit",
+    "format": "format reward",
+    "correctness": "correctness reward",
+    "cut_off": "share cut off",
 }
 #: Held-out rates drawn: name -> axis label.
 HELDOUT_PANELS = {
@@ -31,94 +38,171 @@ def _taus(summary: dict[str, Any]) -> list[float]:
     return sorted({m["tau"] for m in summary["methods"].values() if m["tau"] is not None})
 
 
+def _seeds(summary: dict[str, Any]) -> int:
+    return len(next(iter(summary["methods"].values()))["seeds"])
+
+
 def plot_real_curves(summary: dict[str, Any], path=None, panels=tuple(CURVE_PANELS)):
-    """Mean training curve of every method, one panel per quantity; the band is the range over seeds."""
+    """Training curves of the sampled completions: a row per quantity, a column per method; thin lines are the
+    seeds, the thick line their mean."""
     from matplotlib.figure import Figure
 
     taus = _taus(summary)
-    fig = Figure(figsize=(4.2 * len(panels), 4.0), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, name in zip(axes, panels):
-        for method in summary["methods"].values():
+    methods = list(summary["methods"].values())
+    fig = Figure(figsize=(2.6 * len(methods), 2.1 * len(panels) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), len(methods), squeeze=False, sharex=True, sharey="row")
+    for col, method in enumerate(methods):
+        style = method_style(method, taus)
+        runs = [r for r in summary["runs"] if r["label"] == method["label"]]
+        for row, name in enumerate(panels):
+            ax = axes[row][col]
+            for run in runs:
+                ax.plot(run["curves"]["step"], run["curves"][name], color=style["color"], alpha=0.35, linewidth=0.9)
             curve = method["curves"][name]
-            style = method_style(method, taus)
-            ax.plot(curve["step"], curve["mean"], label=run_label(method), **style)
-            if len(method["seeds"]) > 1 and None not in curve["min"] + curve["max"]:
-                ax.fill_between(curve["step"], curve["min"], curve["max"], color=style["color"], alpha=0.1,
-                                linewidth=0)
-        ax.set_xlabel("step")
-        ax.set_title(CURVE_PANELS[name], fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="upper left")
-    seeds = len(next(iter(summary["methods"].values()))["seeds"])
-    fig.suptitle(f"SmolLM2-135M-Instruct, training on synthetic word problems: mean of {seeds} seeds "
-                 f"(band: range)", fontsize=11)
+            ax.plot(curve["step"], curve["mean"], color=style["color"], linewidth=2.2)
+            ax.set_ylim(-0.05, 1.05)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(run_label(method), fontsize=9)
+            if col == 0:
+                ax.set_ylabel(CURVE_PANELS[name], fontsize=9)
+            if row == len(panels) - 1:
+                ax.set_xlabel("step")
+                ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"Training on synthetic word problems, the sampled completions: {_seeds(summary)} seeds (thin) "
+                 f"and their mean (thick)", fontsize=11)
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
 
 
 def plot_real_heldout(summary: dict[str, Any], path=None, panels=tuple(HELDOUT_PANELS)):
-    """Held-out rates of every method after training (mean and 95 % interval over seeds), the start as a line."""
+    """Held-out rates of every method after training: each seed a dot, the mean a black bar across them; the
+    pretrained model's rate is the dashed line."""
     from matplotlib.figure import Figure
 
     taus = _taus(summary)
     methods = list(summary["methods"].values())
-    fig = Figure(figsize=(4.2 * len(panels), 4.2), layout="constrained")
+    fig = Figure(figsize=(4.4 * len(panels), 4.3), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     n = summary["start"]["heldout"]["n"]
     for ax, name in zip(axes, panels):
         for i, method in enumerate(methods):
-            stat = method["after"][name]
+            values = method["per_seed"][name]
             style = method_style(method, taus)
-            yerr = None
-            if stat["low"] is not None:
-                yerr = [[stat["mean"] - stat["low"]], [stat["high"] - stat["mean"]]]
-            ax.bar(i, stat["mean"], color=style["color"], alpha=0.85, yerr=yerr, capsize=4)
-            ax.plot([i] * len(method["per_seed"][name]), method["per_seed"][name], "k.", markersize=4)
+            offsets = [(k - (len(values) - 1) / 2) * 0.09 for k in range(len(values))]  # side by side, not stacked
+            ax.scatter([i + o for o in offsets], values, s=38, color=style["color"], edgecolors="black",
+                       linewidths=0.7, zorder=3)
+            ax.hlines(method["after"][name]["mean"], i - 0.32, i + 0.32, color="black", linewidth=2.4, zorder=2)
         ax.axhline(summary["start"]["heldout"][name]["percent"], color="0.3", linestyle="--", linewidth=1,
                    label="pretrained model")
         ax.set_xticks(range(len(methods)), [run_label(m) for m in methods], rotation=35, ha="right", fontsize=8)
         ax.set_title(HELDOUT_PANELS[name], fontsize=10)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(-4, 104)  # a dot at 0 % or 100 % is drawn whole
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"Greedy answers to {n} held-out problems after training: mean over seeds, 95% interval, "
-                 f"dots = seeds", fontsize=11)
+    fig.suptitle(f"Greedy answers to {n} held-out problems after training: dots = the {_seeds(summary)} seeds, "
+                 f"bar = their mean", fontsize=11)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_real_comparisons(summary: dict[str, Any], path=None):
+    """The declared comparisons: per-seed differences (dots), the mean (diamond) and its 95 % interval (line),
+    with the Holm-adjusted p-value; zero is the dashed line."""
+    from matplotlib.figure import Figure
+
+    block = summary["comparisons"]
+    rows = block["primary"]
+    fig = Figure(figsize=(8.5, 0.75 * max(len(rows), 1) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    lows = [0.0]
+    highs = [0.0]
+    for y, row in enumerate(reversed(rows)):
+        ax.scatter(row["per_seed"], [y] * len(row["per_seed"]), s=26, color="tab:orange", edgecolors="black",
+                   linewidths=0.6, zorder=3)
+        if row["low"] is not None:
+            ax.hlines(y, row["low"], row["high"], color="black", linewidth=2)
+            lows.append(row["low"])
+            highs.append(row["high"])
+        ax.plot(row["mean"], y, "D", color="black", markersize=6, zorder=4)
+        lows += row["per_seed"]
+        highs += row["per_seed"]
+    span = max(highs) - min(lows) or 1.0
+    ax.set_xlim(min(lows) - 0.08 * span, max(highs) + 0.45 * span)  # room on the right for the p-values
+    for y, row in enumerate(reversed(rows)):
+        p = "n/a" if row["p"] is None else f"p={row['p']:.3f}, Holm {row['p_holm']:.3f}"
+        ax.text(max(highs) + 0.06 * span, y, p, va="center", fontsize=8)
+    ax.axvline(0, color="0.3", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(rows)), [f"{r['label']} - {r['other']}" for r in reversed(rows)], fontsize=9)
+    ax.set_xlabel(f"difference in held-out {block['rate']} (points), paired by seed")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"The {len(rows)} declared comparisons: dots = seeds, diamond = mean, line = 95% interval",
+                 fontsize=10)
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
 
 
 def save_figures(summary: dict[str, Any], output) -> list[Path]:
-    """Both figures beside ``output`` (``real.json`` -> ``real-curves.png``, ``real-heldout.png``)."""
+    """The figures beside ``output`` (``real.json`` -> ``real-heldout.png``, ``real-comparisons.png``,
+    ``real-curves.png``)."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    curves = output.with_name(f"{output.stem}-curves.png")
-    heldout = output.with_name(f"{output.stem}-heldout.png")
-    plot_real_curves(summary, curves)
-    plot_real_heldout(summary, heldout)
-    return [curves, heldout]
+    paths = []
+    for suffix, draw in (("heldout", plot_real_heldout), ("comparisons", plot_real_comparisons),
+                         ("curves", plot_real_curves)):
+        path = output.with_name(f"{output.stem}-{suffix}.png")
+        draw(summary, path)
+        paths.append(path)
+    return paths
 
 
-def _cell(stat: dict[str, Any], sign: bool = False) -> str:
-    fmt = "{:+.1f}" if sign else "{:.1f}"
-    text = fmt.format(stat["mean"])
-    if stat["low"] is not None:
-        text += f" [{fmt.format(stat['low'])}, {fmt.format(stat['high'])}]"
+def seed_values(values) -> str:
+    """Per-seed percentages, compact: ``0/12/55/91/100``."""
+    return "/".join(f"{v:.0f}" for v in values)
+
+
+def _change(stat: dict[str, Any]) -> str:
+    text = f"{stat['mean']:+.1f}"
+    if stat.get("low") is not None:
+        text += f" [{stat['low']:+.1f}, {stat['high']:+.1f}]"
     return text
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """Plain text: per method, accuracy and strict format after (and their change), stopped share, seconds a run."""
+    """Plain text: per method, each held-out rate's mean and per-seed values, the accuracy change with its 95 %
+    interval, and the seconds a run."""
     start = summary["start"]["heldout"]
-    head = (f"{'method':<28} {'accuracy %':>20} {'change':>22} {'strict format %':>20} {'stopped %':>20} "
-            f"{'s/run':>6}")
+    head = (f"{'method':<26} {'accuracy % (seeds)':>26} {'change [95%]':>20} {'strict format % (seeds)':>28} "
+            f"{'stopped % (seeds)':>26} {'s/run':>6}")
     lines = [f"pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
              f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}% "
              f"(n={start['n']})", head, "-" * len(head)]
     for m in summary["methods"].values():
-        lines.append(f"{run_label(m):<28} {_cell(m['after']['accuracy']):>20} {_cell(m['change']['accuracy'], True):>22} "
-                     f"{_cell(m['after']['strict_format']):>20} {_cell(m['after']['stopped']):>20} "
-                     f"{m['wall_s']['mean']:>6.0f}")
+        cells = [f"{m['after'][rate]['mean']:.1f} ({seed_values(m['per_seed'][rate])})"
+                 for rate in ("accuracy", "strict_format", "stopped")]
+        lines.append(f"{run_label(m):<26} {cells[0]:>26} {_change(m['change']['accuracy']):>20} {cells[1]:>28} "
+                     f"{cells[2]:>26} {m['wall_s']['mean']:>6.0f}")
+    return "\n".join(lines)
+
+
+def format_comparisons(summary: dict[str, Any]) -> str:
+    """Plain text: the declared comparisons with their per-seed differences, interval and p-values, and how many
+    exploratory ones the JSON holds."""
+    block = summary["comparisons"]
+    rows = block["primary"]
+    lines = [f"{len(rows)} declared comparisons of held-out {block['rate']}, paired by seed (points; p two-sided, "
+             f"Holm-adjusted over the {len(rows)}):"]
+    for r in rows:
+        p = "n/a" if r["p"] is None else f"p {r['p']:.3f}, Holm {r['p_holm']:.3f}"
+        verdict = "significant" if r.get("significant") else "not significant"
+        lines.append(f"  {r['label'] + ' - ' + r['other']:<38} {_change(r):>22}  seeds "
+                     f"{'/'.join(f'{d:+.0f}' for d in r['per_seed'])} ({r['positive']}/{r['n']} above 0); "
+                     f"{p}: {verdict}")
+    if block.get("missing"):
+        lines.append(f"  not run here: {', '.join(block['missing'])}")
+    lines.append(f"{len(block['exploratory'])} other comparisons (every pair of methods on every rate) are "
+                 f"exploratory: in the JSON, unadjusted, not findings.")
     return "\n".join(lines)

@@ -142,9 +142,13 @@ def build_trainer(settings: RealLabSettings, spec: RunSpec, output_dir: str, tra
 
 
 def examples(records: Sequence[dict[str, Any]], k: int = 3) -> list[dict[str, Any]]:
-    """The first ``k`` held-out answers, for a reader to see what the numbers count."""
+    """The first ``k`` held-out answers, for a reader to see what the numbers count, and the first answer that is
+    right in the strict format when none of those is (a success to set beside the failures; none if there is none)."""
     keep = ("index", "question", "gold", "completion", "correct", "strict_format", "stopped")
-    return [{name: r[name] for name in keep} for r in records[:k]]
+    chosen = list(records[:k])
+    if not any(r["correct"] and r["strict_format"] for r in chosen):
+        chosen += [r for r in records[k:] if r["correct"] and r["strict_format"]][:1]
+    return [{name: r[name] for name in keep} for r in chosen]
 
 
 def evaluate_start(settings: RealLabSettings, problems: Sequence[dict[str, Any]]) -> dict[str, Any]:

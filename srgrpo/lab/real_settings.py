@@ -20,10 +20,25 @@ from typing import Any
 from srgrpo.lab.methods import CONTROL_METHODS, SOFT_METHODS, method_label, validate_method
 from srgrpo.runtime import cache_root
 
-__all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "RESULT_FIELDS", "REAL_LAB_RECIPE"]
+__all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "RESULT_FIELDS", "REAL_LAB_RECIPE",
+           "PRIMARY_COMPARISONS", "PRIMARY_RATE"]
 
 #: Bumped when a run's recipe changes in a way the settings do not show, to retire old run files.
 REAL_LAB_RECIPE = 1
+
+#: The comparisons the lab declares before its runs, each ``(method, other)`` on held-out accuracy, paired by seed
+#: (:func:`srgrpo.lab.real_comparison.comparisons`): does the kit's ``per_sample`` differ from TRL's GRPO and from the
+#: specification's ``shared``, and does each advantage teach more than the ``constant`` control (every completion
+#: pushed up alike)? Five tests, Holm-adjusted together; everything else the lab reports is exploratory.
+PRIMARY_COMPARISONS = (
+    ("per_sample(tau=1)", "grpo"),
+    ("per_sample(tau=1)", "shared(tau=0.5)"),
+    ("grpo", "constant"),
+    ("per_sample(tau=1)", "constant"),
+    ("shared(tau=0.5)", "constant"),
+)
+#: The held-out rate the primary comparisons test.
+PRIMARY_RATE = "accuracy"
 
 #: The fields that do not change what a run computes (left out of :func:`settings_id`).
 _PLACE_FIELDS = ("output", "figures", "work_dir", "workers", "threads", "progress")
@@ -38,11 +53,12 @@ class RealLabSettings:
         default_factory=lambda: ["grpo", "per_sample", "shared", "constant", "random_reward"],
         metadata={"help": "advantage methods: grpo (TRL's GRPOTrainer), per_sample and shared (SRGRPOTrainer), "
                           "the controls constant and random_reward"})
-    per_sample_taus: list[float] = field(default_factory=lambda: [1.0, 2.0],
+    per_sample_taus: list[float] = field(default_factory=lambda: [1.0],
                                          metadata={"help": "temperatures of per_sample (one run each)"})
     shared_taus: list[float] = field(default_factory=lambda: [0.5],
                                      metadata={"help": "temperatures of shared (0.5: the specification's default)"})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "one run of every method per seed"})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4],
+                             metadata={"help": "one run of every method per seed"})
     model: str = field(default="smollm2", metadata={"help": "model to start from (smollm2: SmolLM2-135M-Instruct, "
                                                             "offline from its wheel; tiny: the random smoke-test model)"})
     steps: int = field(default=10, metadata={"help": "optimizer steps of every run"})

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from srgrpo.lab.real_comparison import excludes_zero
-from srgrpo.lab.real_figures import format_table, plot_real_curves, plot_real_heldout
+from srgrpo.lab.real_figures import (format_comparisons, format_table, plot_real_comparisons, plot_real_curves,
+                                     plot_real_heldout)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
@@ -36,6 +36,8 @@ __all__ = [
     "heldout_records",
     "heldout_summary",
     "format_table",
+    "format_comparisons",
+    "plot_real_comparisons",
     "plot_real_curves",
     "plot_real_heldout",
     "load_results",
@@ -81,88 +83,89 @@ def live_report(before: Mapping[str, Any], after: Mapping[str, Any], steps: int)
     return "\n".join(f"{label:<{width}} {_rates(s)}" for label, s in zip(labels, (before, after)))
 
 
-def _cell(stat: Mapping[str, Any], unit: str = "") -> str:
-    text = f"{stat['mean']:+.1f}{unit}"
-    if stat.get("low") is not None:
-        text += f" [{stat['low']:+.1f}, {stat['high']:+.1f}]"
-    return text
-
-
 def real_highlights(summary: Mapping[str, Any]) -> str:
-    """The committed comparison's settings and its headline numbers, printed from the JSON."""
+    """The committed comparison's settings, cost and per-method table (mean and per-seed values), from the JSON."""
     cfg, start = summary["settings"], summary["start"]["heldout"]
     seeds = len(cfg["seeds"])
+    runs = summary["runs"]
     lines = [
         f"{cfg['model']}: {cfg['steps']} steps a run, {cfg['prompts_per_step']} problem"
-        f"{'' if cfg['prompts_per_step'] == 1 else 's'} x {cfg['num_generations']} completions a step (at most {cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}), "
-        f"LoRA r{cfg['lora_r']}, lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}; {seeds} seeds per method",
-        f"held-out: {start['n']} problems, greedy, at most {cfg['eval_max_new_tokens']} new tokens; "
-        f"the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
-        f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}%",
-        f"{len(summary['runs'])} runs, {summary['compute_s'] / 60:.0f} min of runs "
-        f"(mean {sum(r['wall_s'] for r in summary['runs']) / len(summary['runs']) / 60:.1f} min each, "
-        f"on one core of {summary['metadata']['machine']['cpu_count']})",
+        f"{'' if cfg['prompts_per_step'] == 1 else 's'} x {cfg['num_generations']} completions a step (at most "
+        f"{cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}), LoRA r{cfg['lora_r']}, "
+        f"lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}, {cfg['num_iterations']} update(s) a batch; "
+        f"{seeds} seeds per method",
+        f"held-out: {start['n']} problems, greedy, at most {cfg['eval_max_new_tokens']} new tokens",
+        f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs (mean "
+        f"{sum(r['wall_s'] for r in runs) / len(runs) / 60:.1f} min each, on one core of "
+        f"{summary['metadata']['machine']['cpu_count']})",
         "",
-        "change from the pretrained model, points, mean [95% interval over seeds]:",
-        f"  {'method':<30} {'accuracy':>22} {'strict format':>22} {'stopped':>22}",
+        format_table(dict(summary)),
     ]
-    for m in summary["methods"].values():
-        label = run_label(m)
-        ch = m["change"]
-        lines.append(f"  {label:<30} {_cell(ch['accuracy']):>22} {_cell(ch['strict_format']):>22} "
-                     f"{_cell(ch['stopped']):>22}")
     return "\n".join(lines)
 
 
-def real_examples(summary: Mapping[str, Any], labels, seed: int = 0, k: int = 1) -> str:
-    """The first ``k`` held-out answers of the pretrained model and of each method in ``labels`` (run ``seed``),
-    as stored in the JSON: what the rates count."""
+def _pick(examples, success: bool):
+    return next((e for e in examples if bool(e["correct"] and e["strict_format"]) == success), None)
+
+
+def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
+    """What the rates count: the pretrained model's first held-out answer, then run ``label``/``seed``'s answer to
+    the same problem and, beside it, its first answer that is right in the strict format (as stored in the JSON)."""
+    run = next((r for r in summary["runs"] if r["label"] == label and r["seed"] == seed), None)
+    if run is None:
+        raise ValueError(f"no run {label!r} with seed {seed} in this summary")
+    shown = [("the pretrained model", summary["start"]["examples"][0]), (f"{label}, seed {seed}", run["examples"][0])]
+    success = _pick(run["examples"], True)
+    if success is not None and success is not run["examples"][0]:
+        shown.append((f"{label}, seed {seed}, a success", success))
     blocks = []
-    for i in range(k):
-        first = summary["start"]["examples"][i]
-        blocks.append(f"Q: {first['question']}  (gold {first['gold']})")
-        runs = [("pretrained model", summary["start"]["examples"][i])]
-        for label in labels:
-            run = next((r for r in summary["runs"] if r["label"] == label and r["seed"] == seed), None)
-            if run is None:
-                raise ValueError(f"no run {label!r} with seed {seed} in this summary")
-            runs.append((f"{label}, seed {seed}", run["examples"][i]))
-        for name, ex in runs:
-            marks = ", ".join(f"{key.replace('_', ' ')}: {'yes' if ex[key] else 'no'}"
-                              for key in ("correct", "strict_format", "stopped"))
-            blocks.append(f"--- {name} ({marks})\n{ex['completion'].rstrip()}")
+    asked = None
+    for name, ex in shown:
+        if ex["question"] != asked:
+            blocks.append(f"Q{ex['index']}: {ex['question']}  (gold {ex['gold']})")
+            asked = ex["question"]
+        marks = ", ".join(f"{key.replace('_', ' ')}: {'yes' if ex[key] else 'no'}"
+                          for key in ("correct", "strict_format", "stopped"))
+        blocks.append(f"--- {name} ({marks})\n{ex['completion'].rstrip()}")
+    if success is None:
+        blocks.append(f"(no answer of {label}, seed {seed} among the stored examples is right in the strict format)")
     return "\n".join(blocks)
 
 
-def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
-    """What the intervals support, one statement per method, computed from the JSON.
+def _aim(method: Mapping[str, Any], format_bar: float, accuracy_bar: float) -> tuple[bool, str]:
+    strict = method["per_seed"]["strict_format"]
+    change = method["change"]["accuracy"]
+    misses = []
+    below = sum(v < format_bar for v in strict)
+    if below:
+        misses.append(f"format < {format_bar:.0f}% in {below} seed{'s' if below > 1 else ''}")
+    if change["mean"] < accuracy_bar:
+        misses.append(f"gain < {accuracy_bar:.0f} points")
+    if change.get("low") is None or change["low"] <= 0:
+        misses.append("gain's interval reaches 0")
+    return not misses, "yes" if not misses else "no: " + "; ".join(misses)
 
-    For each method: does its accuracy change from the pretrained model exclude zero (and in which direction); does
-    its mean strict format reach ``format_bar`` percent; does it meet the lab's aim (an accuracy gain of at least
-    ``accuracy_bar`` points whose interval excludes zero, and the format bar). For each method that is not a control:
-    its accuracy and strict format minus each control's, paired by seed, and whether that interval excludes zero.
+
+def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
+    """A compact table of what the JSON supports, method by method, then the declared comparisons.
+
+    Columns: the accuracy change from the pretrained model with its 95 % interval over seeds; the seeds whose strict
+    format reached ``format_bar`` percent; and the lab's aim (strict format of at least ``format_bar`` percent in every
+    seed and an accuracy gain of at least ``accuracy_bar`` points whose interval lies above zero), with what missed it.
+    Controls get no aim.
     """
-    lines = []
-    for m in summary["methods"].values():
-        label = run_label(m)
-        acc, fmt = m["change"]["accuracy"], m["after"]["strict_format"]
-        if excludes_zero(acc):
-            verdict = "accuracy rose" if acc["low"] > 0 else "accuracy fell"
-            verdict += f" ({_cell(acc, ' points')}: the interval excludes zero)"
-        else:
-            verdict = f"no accuracy change the seeds can tell from zero ({_cell(acc, ' points')})"
-        aim = excludes_zero(acc) and acc["low"] > 0 and acc["mean"] >= accuracy_bar and fmt["mean"] >= format_bar
-        lines.append(f"{label}: {verdict}; strict format {fmt['mean']:.0f}% "
-                     f"({'at least' if fmt['mean'] >= format_bar else 'below'} {format_bar:.0f}%)"
-                     f"{'; meets the aim' if aim else ''}")
-        for rate, name in (("accuracy", "accuracy"), ("strict_format", "strict format")):
-            parts = []
-            for control, rates in m.get("vs", {}).items():
-                diff = rates[rate]
-                if m["control"] or diff["mean"] is None:
-                    continue
-                sign = "" if not excludes_zero(diff) else (", above" if diff["low"] > 0 else ", below")
-                parts.append(f"{_cell(diff)} vs {control}{sign}")
-            if parts:
-                lines.append(f"    {name}, paired by seed: " + "; ".join(parts))
+    methods = list(summary["methods"].values())
+    width = max(len(run_label(m)) for m in methods) + 2
+    lines = [f"{'method':<{width}}{'accuracy change [95%]':<26}{f'strict format >= {format_bar:.0f}%':<24}aim",
+             "-" * (width + 70)]
+    for m in methods:
+        strict = m["per_seed"]["strict_format"]
+        change = m["change"]["accuracy"]
+        cell = f"{change['mean']:+.1f}" + (f" [{change['low']:+.1f}, {change['high']:+.1f}]"
+                                           if change.get("low") is not None else "")
+        reached = f"{sum(v >= format_bar for v in strict)} of {len(strict)} seeds"
+        aim = "(control)" if m["control"] else _aim(m, format_bar, accuracy_bar)[1]
+        lines.append(f"{run_label(m):<{width}}{cell:<26}{reached:<24}{aim}")
+    if summary.get("comparisons"):
+        lines += ["", format_comparisons(dict(summary))]
     return "\n".join(lines)
