@@ -115,7 +115,7 @@ def plot_real_comparisons(summary: dict[str, Any], path=None):
 
     block = summary["comparisons"]
     rows = block["primary"]
-    fig = Figure(figsize=(8.5, 0.75 * max(len(rows), 1) + 1.5), layout="constrained")
+    fig = Figure(figsize=(8.5, 0.55 * max(len(rows), 1) + 1.3), layout="constrained")
     ax = fig.subplots()
     lows = [0.0]
     highs = [0.0]
@@ -161,7 +161,7 @@ def save_figures(summary: dict[str, Any], output) -> list[Path]:
 
 def seed_values(values) -> str:
     """Per-seed percentages, compact: ``0/12/55/91/100``."""
-    return "/".join(f"{v:.0f}" for v in values)
+    return "/".join(f"{v:g}" for v in values)
 
 
 def _change(stat: dict[str, Any]) -> str:
@@ -199,7 +199,7 @@ def format_comparisons(summary: dict[str, Any]) -> str:
         p = "n/a" if r["p"] is None else f"p {r['p']:.3f}, Holm {r['p_holm']:.3f}"
         verdict = "significant" if r.get("significant") else "not significant"
         lines.append(f"  {r['label'] + ' - ' + r['other']:<38} {_change(r):>22}  seeds "
-                     f"{'/'.join(f'{d:+.0f}' for d in r['per_seed'])} ({r['positive']}/{r['n']} above 0); "
+                     f"{'/'.join(f'{d:+g}' for d in r['per_seed'])} ({r['positive']}/{r['n']} above 0); "
                      f"{p}: {verdict}")
     if block.get("missing"):
         lines.append(f"  not run here: {', '.join(block['missing'])}")

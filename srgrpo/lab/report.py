@@ -70,29 +70,79 @@ def _problems(n: int) -> str:
     return f"{n} problem" + ("" if n == 1 else "s")
 
 
+def _seeds_cell(stat: dict[str, Any], values: Sequence[float]) -> str:
+    """``mean (v1/v2/...)``: a rate's mean beside its per-seed values."""
+    return f"{stat['mean']:.1f} ({'/'.join(f'{v:g}' for v in values)})"
+
+
 def real_markdown(summary: dict[str, Any]) -> str:
-    """Held-out rates of the pretrained model and after each method's runs, mean [95% interval over seeds]."""
+    """Held-out rates of the pretrained model and after each method's runs (mean and per-seed values), the accuracy
+    change with its 95% interval over seeds, then the declared comparisons."""
     cfg = summary["settings"]
     start = summary["start"]["heldout"]
     methods = list(summary["methods"].values())
     seeds = len(methods[0]["seeds"]) if methods else 0
-    rows = ["| method | accuracy (%) | change (points) | accuracy minus `constant`'s, paired by seed (points) | "
-            "strict format (%) | any `####` line (%) | stopped (%) | seconds per run |", "|---|---|---|---|---|---|---|---|"]
-    rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | | {start['strict_format']['percent']:.1f} | "
+    rows = ["| method | accuracy (%), mean (seeds) | change (points) [95%] | strict format (%) | "
+            "any `####` line (%) | stopped (%) | seconds per run |", "|---|---|---|---|---|---|---|"]
+    rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | {start['strict_format']['percent']:.1f} | "
                 f"{start['answer_line']['percent']:.1f} | {start['stopped']['percent']:.1f} | |")
     for m in methods:
-        after, change = m["after"], m["change"]
-        vs = m.get("vs", {}).get("constant")
-        rows.append(f"| {_label(m)} | {_pct(after['accuracy'])} | {_pct(change['accuracy'], True)} | "
-                    f"{_pct(vs['accuracy'], True) if vs else ''} | "
-                    f"{_pct(after['strict_format'])} | {_pct(after['answer_line'])} | {_pct(after['stopped'])} | "
-                    f"{m['wall_s']['mean']:.0f} |")
-    caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens), "
-               f"mean [95% interval] over {seeds} seeds, after {cfg['steps']} steps of {_problems(cfg['prompts_per_step'])} "
-               f"x {cfg['num_generations']} completions ({cfg['max_completion_length']} tokens, temperature "
-               f"{cfg['temperature']:g}, LoRA r{cfg['lora_r']}, lr {cfg['learning_rate']:g}, rewards correctness + "
-               f"format). The pretrained model's row is one greedy evaluation (no seeds).")
-    return caption + "\n\n" + "\n".join(rows)
+        after, seeds_of = m["after"], m["per_seed"]
+        rows.append(f"| {_label(m)} | {_seeds_cell(after['accuracy'], seeds_of['accuracy'])} | "
+                    f"{_pct(m['change']['accuracy'], True)} | "
+                    f"{_seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
+                    f"{_seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
+                    f"{_seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['mean']:.0f} |")
+    caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens) after "
+               f"{cfg['steps']} steps of {_problems(cfg['prompts_per_step'])} x {cfg['num_generations']} completions "
+               f"({cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}, LoRA r{cfg['lora_r']}, "
+               f"lr {cfg['learning_rate']:g}, {cfg.get('num_iterations', 1)} update(s) a batch, rewards correctness + "
+               f"format); {seeds} seeds a method, each rate as its mean with the seeds' values in order. The "
+               f"pretrained model's row is one greedy evaluation (no seeds).")
+    parts = [caption, "\n".join(rows)]
+    block = summary.get("comparisons")
+    if block:
+        n = len(block["primary"])
+        table = [f"| declared comparison ({block['rate']}, points) | mean [95%] | per seed | seeds above 0 | p | "
+                 f"p, Holm over {n} | |", "|---|---|---|---|---|---|---|"]
+        for r in block["primary"]:
+            table.append(f"| `{r['label']}` - `{r['other']}` | {_pct(r, True)} | "
+                         f"{'/'.join(f'{d:+g}' for d in r['per_seed'])} | {r['positive']}/{r['n']} | "
+                         f"{'n/a' if r['p'] is None else format(r['p'], '.3f')} | {r['p_holm']:.3f} | "
+                         f"{'significant' if r['significant'] else 'not significant'} |")
+        parts += ["\n".join(table),
+                  f"Paired by seed; p from a paired t-test, Holm-adjusted over the {n} declared comparisons. "
+                  f"{len(block['exploratory'])} further comparisons (every pair of methods on every rate) are "
+                  f"exploratory and stay in the JSON."]
+    return "\n\n".join(parts)
+
+
+#: The settings a pilot row shows (the ones a pilot varies).
+_PILOT_FIELDS = ("steps", "learning_rate", "prompts_per_step", "num_generations", "max_completion_length",
+                 "temperature", "num_iterations")
+
+
+def pilot_markdown(folder: Path) -> str:
+    """The pilot runs that chose the real-model lab's settings (``data/results/pilot/*.json``, each written by
+    ``python -m srgrpo.lab real`` with one method and seed): their settings and held-out rates, one row a run."""
+    rows = ["| pilot run | " + " | ".join(_PILOT_FIELDS) + " | accuracy (%) | strict format (%) | stopped (%) | "
+            "tokens | seconds (training + evaluation) |", "|---" * (len(_PILOT_FIELDS) + 6) + "|"]
+    for path in sorted(folder.glob("*.json")):
+        summary = json.loads(path.read_text())
+        cfg = summary["settings"]
+        for run in summary["runs"]:
+            held = run["heldout"]
+            rows.append(f"| `{run['label']}` seed {run['seed']} (`{path.name}`) | "
+                        + " | ".join(f"{cfg[k]:g}" for k in _PILOT_FIELDS)
+                        + f" | {held['accuracy']['percent']:.1f} | {held['strict_format']['percent']:.1f} | "
+                          f"{held['stopped']['percent']:.1f} | {held['mean_tokens']:.1f} | "
+                          f"{run['train_s']:.0f} + {run['eval_s']:.0f} |")
+    first = json.loads(next(iter(sorted(folder.glob("*.json")))).read_text())
+    start = first["start"]["heldout"]
+    return (f"Pilot (`python -m srgrpo.lab real --methods per_sample --per_sample_taus 1 --seeds 0 ...`, one run "
+            f"each; the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
+            f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}%, same "
+            f"{start['n']} held-out problems):\n\n" + "\n".join(rows))
 
 
 def results_markdown(results_dir: Path | str | None = None) -> str:
@@ -114,6 +164,8 @@ def results_markdown(results_dir: Path | str | None = None) -> str:
                      f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs on "
                      f"{summary['settings']['workers']} worker(s))\n\n" + real_markdown(summary)
                      + ("\n\n" + links if links else ""))
+    if (folder / "pilot").is_dir() and any((folder / "pilot").glob("*.json")):
+        parts.append(pilot_markdown(folder / "pilot"))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)
