@@ -254,7 +254,7 @@ def test_real_examples_set_a_success_beside_a_failure():
 def test_live_settings_keep_the_committed_recipe_at_a_small_budget():
     summary = fake_real_summary()
     settings = live_settings(summary)
-    assert settings.steps == 3 and settings.eval_problems == 20 and settings.learning_rate == 5e-4
+    assert settings.steps == 6 and settings.eval_problems == 20 and settings.learning_rate == 5e-4
     assert settings.threads == 2 and not settings.figures
     heldout = fake_real_summary()["start"]["heldout"]
     report = live_report(heldout, heldout, 3).splitlines()

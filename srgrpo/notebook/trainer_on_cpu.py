@@ -59,7 +59,7 @@ def show_prompt(index: int = 0, model: str = "smollm2") -> str:
     return f"{text}\n[{n_tokens} tokens; the gold answer is {problem['answer']}]"
 
 
-def live_settings(committed: Mapping[str, Any] | None = None, *, steps: int = 3, eval_problems: int = 20,
+def live_settings(committed: Mapping[str, Any] | None = None, *, steps: int = 6, eval_problems: int = 20,
                   **overrides: Any) -> RealLabSettings:
     """The lab's settings for a short live run: the committed comparison's (``committed["settings"]``, else the
     defaults) with ``steps`` steps, ``eval_problems`` held-out problems, and two torch threads."""
