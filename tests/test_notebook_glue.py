@@ -242,6 +242,18 @@ def test_real_conclusions_are_a_table_that_follows_the_json():
     assert "not run here: per_sample(tau=1) vs grpo" in text
 
 
+def test_real_findings_are_sentences_from_the_json():
+    from srgrpo.notebook.trainer_on_cpu import real_findings
+
+    lines = real_findings(fake_real_summary()).splitlines()
+    assert lines[0] == ("- `grpo`: strict format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
+                        "+17.0 points [+12.0, +22.0]; the aim is met.")
+    assert lines[1].endswith("(0 of 3 seeds at 90% or more), accuracy change +1.0 points [-6.5, +8.4]; the aim is not met.")
+    assert lines[2].startswith("- `constant` (control)") and "aim" not in lines[2]
+    assert lines[3].startswith("- Of the 2 declared comparisons of held-out accuracy, 1 is significant after Holm's")
+    assert "`grpo` - `constant` +20.0 points [+17.5, +22.5]" in lines[3]
+
+
 def test_real_examples_set_a_success_beside_a_failure():
     text = real_examples(fake_real_summary(), "grpo", seed=1)
     assert text.startswith("Q0: question 0  (gold 7)")

@@ -18,7 +18,7 @@ from typing import Any
 from srgrpo.palette import method_style, run_label
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
-           "save_figures", "format_table", "format_comparisons", "seed_values"]
+           "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
@@ -206,3 +206,48 @@ def format_comparisons(summary: dict[str, Any]) -> str:
     lines.append(f"{len(block['exploratory'])} other comparisons (every pair of methods on every rate) are "
                  f"exploratory: in the JSON, unadjusted, not findings.")
     return "\n".join(lines)
+
+
+def _change_words(stat: dict[str, Any]) -> str:
+    text = f"{stat['mean']:+.1f} points"
+    if stat.get("low") is not None:
+        text += f" [{stat['low']:+.1f}, {stat['high']:+.1f}]"
+    return text
+
+
+def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
+    """What the comparison shows, as sentences computed from its JSON (the README's and notebook 3's reading).
+
+    One sentence a method (its strict format per seed against ``format_bar``, its accuracy change with its 95 %
+    interval, and, for the methods that are not controls, whether it met the lab's aim: strict format of at least
+    ``format_bar`` percent in every seed and an accuracy gain of at least ``accuracy_bar`` points whose interval lies
+    above zero), then one on the declared comparisons.
+    """
+    lines = []
+    for m in summary["methods"].values():
+        strict = m["per_seed"]["strict_format"]
+        change = m["change"]["accuracy"]
+        reached = sum(v >= format_bar for v in strict)
+        text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: strict format {seed_values(strict)}% "
+                f"({reached} of {len(strict)} seeds at {format_bar:.0f}% or more), accuracy change "
+                f"{_change_words(change)}")
+        if not m["control"]:
+            gain = change.get("low") is not None and change["low"] > 0 and change["mean"] >= accuracy_bar
+            text += "; the aim is met" if gain and reached == len(strict) else "; the aim is not met"
+        lines.append(text + ".")
+    block = summary.get("comparisons")
+    if block and block["primary"]:
+        rows = block["primary"]
+        significant = [r for r in rows if r.get("significant")]
+        if significant:
+            names = "; ".join(f"`{r['label']}` - `{r['other']}` {_change_words(r)} (Holm p {r['p_holm']:.3f})"
+                              for r in significant)
+            lines.append(f"Of the {len(rows)} declared comparisons of held-out {block['rate']}, "
+                         f"{len(significant)} {'is' if len(significant) == 1 else 'are'} significant after Holm's "
+                         f"adjustment: {names}.")
+        else:
+            best = min(rows, key=lambda r: 1.0 if r["p_holm"] is None else r["p_holm"])
+            lines.append(f"None of the {len(rows)} declared comparisons of held-out {block['rate']} is significant "
+                         f"after Holm's adjustment (the smallest adjusted p: {best['p_holm']:.3f}, `{best['label']}` - "
+                         f"`{best['other']}`).")
+    return lines

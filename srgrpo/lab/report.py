@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from srgrpo.lab.real_figures import format_findings
 from srgrpo.lab.results import parse_command
 from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
 
@@ -114,6 +115,8 @@ def real_markdown(summary: dict[str, Any]) -> str:
                   f"Paired by seed; p from a paired t-test, Holm-adjusted over the {n} declared comparisons. "
                   f"{len(block['exploratory'])} further comparisons (every pair of methods on every rate) are "
                   f"exploratory and stay in the JSON."]
+    parts.append("**What it shows** (sentences computed from the JSON):\n\n"
+                 + "\n".join(f"- {line}" for line in format_findings(summary)))
     return "\n\n".join(parts)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from srgrpo.lab.real_figures import (format_comparisons, format_table, plot_real_comparisons, plot_real_curves,
-                                     plot_real_heldout)
+from srgrpo.lab.real_figures import (format_comparisons, format_findings, format_table, plot_real_comparisons,
+                                     plot_real_curves, plot_real_heldout)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
@@ -26,6 +26,7 @@ __all__ = [
     "live_report",
     "real_highlights",
     "real_conclusions",
+    "real_findings",
     "real_examples",
     "attach_step_table",
     "RealLabSettings",
@@ -169,3 +170,9 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
     if summary.get("comparisons"):
         lines += ["", format_comparisons(dict(summary))]
     return "\n".join(lines)
+
+
+def real_findings(summary: Mapping[str, Any]) -> str:
+    """What the comparison shows, one sentence a method and one on the declared comparisons, computed from the JSON
+    (:func:`srgrpo.lab.real_figures.format_findings`, the same sentences as the README's)."""
+    return "\n".join(f"- {line}" for line in format_findings(dict(summary)))
