@@ -169,12 +169,8 @@ class MainJob:
         if before is None:
             return ("GSM8K is not on this machine (`python -m srgrpo.gsm8k download` fetches it), so the check on real "
                     "GSM8K problems is skipped.")
-        from srgrpo.eval_gsm8k import summary_line
-
-        lines = [f"GSM8K test, the first {before['n']} problems, greedy, "
-                 f"{self.gsm8k_check_tokens} new tokens:"]
-        lines += [f"{name:<7}{summary_line(s)}" for name, s in (("before", before), ("after", after)) if s is not None]
-        return "\n".join(lines)
+        head = f"GSM8K test, the first {before['n']} problems, greedy, {self.gsm8k_check_tokens} new tokens:"
+        return f"{head}\n{self.report(before, after)}"
 
     def saved_files(self) -> str:
         """Which of the run's expected files are in its output folder."""
