@@ -2,7 +2,8 @@ r"""The kit's statistics, written once: intervals for results and smoothing for 
 
 - :func:`wilson_interval`: a 95% interval for an accuracy (``k`` of ``n`` problems solved);
 - :func:`mean_ci95` and :func:`t_quantile_975`: a 95% Student-t interval for a mean over a few seeds, and
-  :func:`interval` for the rounded ``{"mean", "low", "high", "n"}`` record the results files store;
+  :func:`interval` for the rounded ``{"mean", "low", "high", "n"}`` record the results files store and
+  :func:`interval_text` to write one as ``mean [low, high]``;
 - :func:`student_t_cdf` and :func:`paired_t_test`: the two-sided p-value of a paired comparison over seeds, and
   :func:`holm` to adjust the p-values of a declared family of comparisons;
 - :func:`ema` (TensorBoard's exponential moving average) and :func:`moving_average` (a trailing window) for curves.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 __all__ = ["wilson_interval", "t_quantile_975", "mean_ci95", "rounded", "interval", "student_t_cdf", "paired_t_test",
            "holm", "ema", "moving_average"]
@@ -143,6 +144,18 @@ def interval(values: Iterable[float], digits: int = 3) -> dict[str, float | int 
     values = list(values)
     mean, low, high = mean_ci95(values)
     return {"mean": rounded(mean, digits), "low": rounded(low, digits), "high": rounded(high, digits), "n": len(values)}
+
+
+def interval_text(record: dict[str, Any] | None, fmt: str = "{:.2f}", unit: str = "") -> str:
+    """An :func:`interval` record (or any ``{"mean", "low", "high"}``) as text: ``mean [low, high]``, each number
+    through ``fmt`` and ``unit`` after the mean (``"+4.5 points [-1.0, +10.0]"``); the mean alone when there is no
+    interval, ``"n/a"`` when there is no mean."""
+    if not record or record.get("mean") is None:
+        return "n/a"
+    text = fmt.format(record["mean"]) + unit
+    if record.get("low") is not None and record.get("high") is not None:
+        text += f" [{fmt.format(record['low'])}, {fmt.format(record['high'])}]"
+    return text
 
 
 def _betainc(a: float, b: float, x: float) -> float:

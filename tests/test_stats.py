@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srgrpo.stats import _T975, holm, paired_t_test, student_t_cdf
+from srgrpo.stats import _T975, holm, interval, interval_text, paired_t_test, student_t_cdf
 
 
 def test_the_t_cdf_matches_the_mpmath_table():
@@ -47,3 +47,10 @@ def test_holm_adjusted_p_values_reject_what_the_procedure_rejects(pvalues, alpha
     adjusted = holm(pvalues)
     assert all(p <= a <= 1.0 for p, a in zip(pvalues, adjusted))
     assert {i for i, a in enumerate(adjusted) if a <= alpha} == _holm_rejects(pvalues, alpha)
+
+
+def test_interval_text_writes_a_record_as_mean_and_interval():
+    assert interval_text(interval([1.0, 2.0, 3.0]), "{:.1f}") == "2.0 [-0.5, 4.5]"
+    assert interval_text(interval([4.0, 6.0]), "{:+.1f}", " points") == "+5.0 points [-7.7, +17.7]"
+    assert interval_text(interval([7.0]), "{:.1f}") == "7.0"  # one seed: no interval
+    assert interval_text(None) == interval_text({"mean": None}) == "n/a"

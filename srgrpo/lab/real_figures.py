@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from srgrpo.palette import method_style, run_label
+from srgrpo.stats import interval_text
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
-           "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values"]
+           "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",
+           "change_text"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
@@ -159,16 +161,14 @@ def save_figures(summary: dict[str, Any], output) -> list[Path]:
     return paths
 
 
-def seed_values(values) -> str:
-    """Per-seed percentages, compact: ``0/12/55/91/100``."""
-    return "/".join(f"{v:g}" for v in values)
+def seed_values(values, fmt: str = "{:g}") -> str:
+    """Per-seed values, compact: ``0/12/55/91/100`` (or ``+3/-1/+12`` with ``fmt="{:+g}"``)."""
+    return "/".join(fmt.format(v) for v in values)
 
 
-def _change(stat: dict[str, Any]) -> str:
-    text = f"{stat['mean']:+.1f}"
-    if stat.get("low") is not None:
-        text += f" [{stat['low']:+.1f}, {stat['high']:+.1f}]"
-    return text
+def change_text(stat: dict[str, Any], unit: str = " points") -> str:
+    """A change in points with its 95 % interval: ``+4.5 points [-1.0, +10.0]``."""
+    return interval_text(stat, "{:+.1f}", unit)
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -183,7 +183,7 @@ def format_table(summary: dict[str, Any]) -> str:
     for m in summary["methods"].values():
         cells = [f"{m['after'][rate]['mean']:.1f} ({seed_values(m['per_seed'][rate])})"
                  for rate in ("accuracy", "strict_format", "stopped")]
-        lines.append(f"{run_label(m):<26} {cells[0]:>26} {_change(m['change']['accuracy']):>20} {cells[1]:>28} "
+        lines.append(f"{run_label(m):<26} {cells[0]:>26} {change_text(m['change']['accuracy'], ''):>20} {cells[1]:>28} "
                      f"{cells[2]:>26} {m['wall_s']['mean']:>6.0f}")
     return "\n".join(lines)
 
@@ -198,21 +198,14 @@ def format_comparisons(summary: dict[str, Any]) -> str:
     for r in rows:
         p = "n/a" if r["p"] is None else f"p {r['p']:.3f}, Holm {r['p_holm']:.3f}"
         verdict = "significant" if r.get("significant") else "not significant"
-        lines.append(f"  {r['label'] + ' - ' + r['other']:<38} {_change(r):>22}  seeds "
-                     f"{'/'.join(f'{d:+g}' for d in r['per_seed'])} ({r['positive']}/{r['n']} above 0); "
+        lines.append(f"  {r['label'] + ' - ' + r['other']:<38} {change_text(r, ''):>22}  seeds "
+                     f"{seed_values(r['per_seed'], '{:+g}')} ({r['positive']}/{r['n']} above 0); "
                      f"{p}: {verdict}")
     if block.get("missing"):
         lines.append(f"  not run here: {', '.join(block['missing'])}")
     lines.append(f"{len(block['exploratory'])} other comparisons (every pair of methods on every rate) are "
                  f"exploratory: in the JSON, unadjusted, not findings.")
     return "\n".join(lines)
-
-
-def _change_words(stat: dict[str, Any]) -> str:
-    text = f"{stat['mean']:+.1f} points"
-    if stat.get("low") is not None:
-        text += f" [{stat['low']:+.1f}, {stat['high']:+.1f}]"
-    return text
 
 
 def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
@@ -230,7 +223,7 @@ def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_
         reached = sum(v >= format_bar for v in strict)
         text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: strict format {seed_values(strict)}% "
                 f"({reached} of {len(strict)} seeds at {format_bar:.0f}% or more), accuracy change "
-                f"{_change_words(change)}")
+                f"{change_text(change)}")
         if not m["control"]:
             gain = change.get("low") is not None and change["low"] > 0 and change["mean"] >= accuracy_bar
             text += "; the aim is met" if gain and reached == len(strict) else "; the aim is not met"
@@ -240,7 +233,7 @@ def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_
         rows = block["primary"]
         significant = [r for r in rows if r.get("significant")]
         if significant:
-            names = "; ".join(f"`{r['label']}` - `{r['other']}` {_change_words(r)} (Holm p {r['p_holm']:.3f})"
+            names = "; ".join(f"`{r['label']}` - `{r['other']}` {change_text(r)} (Holm p {r['p_holm']:.3f})"
                               for r in significant)
             lines.append(f"Of the {len(rows)} declared comparisons of held-out {block['rate']}, "
                          f"{len(significant)} {'is' if len(significant) == 1 else 'are'} significant after Holm's "

@@ -20,25 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_figures import format_findings
+from srgrpo.lab.real_figures import change_text, format_findings, seed_values
 from srgrpo.lab.results import parse_command
 from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
+from srgrpo.stats import interval_text
 
 __all__ = ["START", "END", "bandit_markdown", "real_markdown", "results_markdown", "update_readme",
            "ReportCommand", "main"]
 
 START = "<!-- lab-results:start -->"
 END = "<!-- lab-results:end -->"
-
-
-def _interval(stat: dict[str, Any] | None, fmt: str = "{:.2f}") -> str:
-    """``mean [low, high]``, or the mean alone when there is no interval."""
-    if not stat or stat.get("mean") is None:
-        return "n/a"
-    text = fmt.format(stat["mean"])
-    if stat.get("low") is not None and stat.get("high") is not None:
-        text += f" [{fmt.format(stat['low'])}, {fmt.format(stat['high'])}]"
-    return text
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -53,18 +44,14 @@ def bandit_markdown(summary: dict[str, Any]) -> str:
     head = "| method | " + " | ".join(f"step {s}" for s in steps) + " | steps to 80% (seeds that got there) |"
     rows = [head, "|" + "---|" * (len(steps) + 2)]
     for run in runs:
-        cells = [_interval(c) for c in run["checkpoints"] if c["step"] > 0]
+        cells = [interval_text(c) for c in run["checkpoints"] if c["step"] > 0]
         s80 = run["steps_to_80"]
         n = s80["reached"] + s80["never"]
-        reach = "never" if s80["reached"] == 0 else _interval(s80, "{:.0f}")
+        reach = "never" if s80["reached"] == 0 else interval_text(s80, "{:.0f}")
         rows.append(f"| {_label(run)} | " + " | ".join(cells) + f" | {reach} ({s80['reached']}/{n}) |")
     caption = (f"Expected reward as a fraction of the optimum, mean [95% interval] over {cfg['seeds']} seeds "
                f"({cfg['prompts']} prompts x {cfg['answers']} answers, K={cfg['k']}, lr={cfg['lr']}).")
     return caption + "\n\n" + "\n".join(rows)
-
-
-def _pct(stat: dict[str, Any], sign: bool = False) -> str:
-    return _interval(stat, "{:+.1f}" if sign else "{:.1f}")
 
 
 def _problems(n: int) -> str:
@@ -73,7 +60,7 @@ def _problems(n: int) -> str:
 
 def _seeds_cell(stat: dict[str, Any], values: Sequence[float]) -> str:
     """``mean (v1/v2/...)``: a rate's mean beside its per-seed values."""
-    return f"{stat['mean']:.1f} ({'/'.join(f'{v:g}' for v in values)})"
+    return f"{stat['mean']:.1f} ({seed_values(values)})"
 
 
 def real_markdown(summary: dict[str, Any]) -> str:
@@ -90,7 +77,7 @@ def real_markdown(summary: dict[str, Any]) -> str:
     for m in methods:
         after, seeds_of = m["after"], m["per_seed"]
         rows.append(f"| {_label(m)} | {_seeds_cell(after['accuracy'], seeds_of['accuracy'])} | "
-                    f"{_pct(m['change']['accuracy'], True)} | "
+                    f"{change_text(m['change']['accuracy'], '')} | "
                     f"{_seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
                     f"{_seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
                     f"{_seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['mean']:.0f} |")
@@ -107,8 +94,8 @@ def real_markdown(summary: dict[str, Any]) -> str:
         table = [f"| declared comparison ({block['rate']}, points) | mean [95%] | per seed | seeds above 0 | p | "
                  f"p, Holm over {n} | |", "|---|---|---|---|---|---|---|"]
         for r in block["primary"]:
-            table.append(f"| `{r['label']}` - `{r['other']}` | {_pct(r, True)} | "
-                         f"{'/'.join(f'{d:+g}' for d in r['per_seed'])} | {r['positive']}/{r['n']} | "
+            table.append(f"| `{r['label']}` - `{r['other']}` | {change_text(r, '')} | "
+                         f"{seed_values(r['per_seed'], '{:+g}')} | {r['positive']}/{r['n']} | "
                          f"{'n/a' if r['p'] is None else format(r['p'], '.3f')} | {r['p_holm']:.3f} | "
                          f"{'significant' if r['significant'] else 'not significant'} |")
         parts += ["\n".join(table),
