@@ -3,7 +3,7 @@ r"""The kit's statistics, written once: intervals for results and smoothing for 
 - :func:`wilson_interval`: a 95% interval for an accuracy (``k`` of ``n`` problems solved);
 - :func:`mean_ci95` and :func:`t_quantile_975`: a 95% Student-t interval for a mean over a few seeds, and
   :func:`interval` for the rounded ``{"mean", "low", "high", "n"}`` record the results files store and
-  :func:`interval_text` to write one as ``mean [low, high]``;
+  :func:`interval_text` to write one as ``mean [low, high]`` (:func:`p_text`: a p-value);
 - :func:`student_t_cdf` and :func:`paired_t_test`: the two-sided p-value of a paired comparison over seeds, and
   :func:`holm` to adjust the p-values of a declared family of comparisons;
 - :func:`ema` (TensorBoard's exponential moving average) and :func:`moving_average` (a trailing window) for curves.
@@ -156,6 +156,14 @@ def interval_text(record: dict[str, Any] | None, fmt: str = "{:.2f}", unit: str 
     if record.get("low") is not None and record.get("high") is not None:
         text += f" [{fmt.format(record['low'])}, {fmt.format(record['high'])}]"
     return text
+
+
+def p_text(p: float | None) -> str:
+    """A p-value as text: three decimals, ``<0.001`` below that (a t-test over a few seeds is not that exact),
+    ``n/a`` when there is none."""
+    if p is None:
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _betainc(a: float, b: float, x: float) -> float:

@@ -244,8 +244,10 @@ def test_methods_are_compared_with_each_control_seed_by_seed():
     runs += [_fake_run("constant", s, a, [0, 0]) for s, a in ((0, 10.0), (1, 24.0), (2, 12.0))]
     for r in runs[3:]:
         r["control"] = True
+    for r, wall in zip(runs, (11.0, 40.0, 13.0)):  # one run slowed by other work: the median ignores it
+        r["wall_s"] = wall
     summary = compare(runs, start)
     vs = summary["grpo"]["vs"]["constant"]["accuracy"]
     assert vs["mean"] == pytest.approx((10 + 6 + 13) / 3, abs=0.01) and vs["n"] == 3
     assert set(summary["grpo"]["vs"]) == {"constant"} and summary["constant"]["vs"] == {}
-    assert summary["grpo"]["wall_s"] == {"mean": 11.0, "min": 11.0, "max": 11.0}
+    assert summary["grpo"]["wall_s"] == {"median": 13.0, "mean": 21.3, "min": 11.0, "max": 40.0}

@@ -217,7 +217,7 @@ def test_real_highlights_print_the_json_numbers():
     text = real_highlights(fake_real_summary())
     assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
     assert "pretrained model: accuracy 5.0%, strict format 0.0%" in text
-    assert "3 seeds per method" in text and "9 runs, 84 min of runs (mean 9.3 min each" in text
+    assert "3 seeds per method" in text and "9 runs, 84 min of runs (median 9.3 min each" in text
     grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
     assert "22.0 (20/22/24)" in grpo and "+17.0 [+12.0, +22.0]" in grpo and "95.3 (95/92/99)" in grpo
     assert "constant (control)" in text
@@ -231,7 +231,7 @@ def test_real_conclusions_are_a_table_that_follows_the_json():
     shared = next(line for line in lines if line.startswith("shared"))
     # shared's changes -2, 1, 4: mean +1; format 10% in every seed.
     assert "0 of 3 seeds" in shared
-    assert shared.endswith("no: format < 90% in 3 seeds; gain < 10 points; gain's interval reaches 0")
+    assert shared.endswith("no: format < 90% in 3 of 3 seeds; gain < 10 points; gain's interval reaches 0")
     assert next(line for line in lines if line.startswith("constant")).endswith("(control)")
     # The declared comparisons that ran (grpo - constant, shared - constant), paired by seed: 19/20/21 and 2/4/6.
     text = "\n".join(lines)
@@ -243,14 +243,15 @@ def test_real_conclusions_are_a_table_that_follows_the_json():
 
 
 def test_real_findings_are_sentences_from_the_json():
-    from srgrpo.notebook.trainer_on_cpu import real_findings
+    from srgrpo.lab.real_figures import format_findings
 
-    lines = real_findings(fake_real_summary()).splitlines()
-    assert lines[0] == ("- `grpo`: strict format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
+    lines = format_findings(fake_real_summary())
+    assert lines[0] == ("`grpo`: strict format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
                         "+17.0 points [+12.0, +22.0]; the aim is met.")
-    assert lines[1].endswith("(0 of 3 seeds at 90% or more), accuracy change +1.0 points [-6.5, +8.4]; the aim is not met.")
-    assert lines[2].startswith("- `constant` (control)") and "aim" not in lines[2]
-    assert lines[3].startswith("- Of the 2 declared comparisons of held-out accuracy, 1 is significant after Holm's")
+    assert lines[1].endswith("(0 of 3 seeds at 90% or more), accuracy change +1.0 points [-6.5, +8.4]; the aim is "
+                             "not met (format < 90% in 3 of 3 seeds; gain < 10 points; gain's interval reaches 0).")
+    assert lines[2].startswith("`constant` (control)") and "aim" not in lines[2]
+    assert lines[3].startswith("Of the 2 declared comparisons of held-out accuracy, 1 is significant after Holm's")
     assert "`grpo` - `constant` +20.0 points [+17.5, +22.5]" in lines[3]
 
 

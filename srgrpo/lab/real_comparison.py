@@ -25,6 +25,8 @@ A change "excludes zero" when its 95% interval lies entirely above or below 0. F
 
 from __future__ import annotations
 
+import statistics
+
 from typing import Any, Sequence
 
 from srgrpo.lab.real_task import HELDOUT_RATES
@@ -92,9 +94,10 @@ def method_summary(runs: Sequence[dict[str, Any]], start: dict[str, Any]) -> dic
         summary["after"][rate] = _spread(after)
         summary["change"][rate] = _test([a - start["heldout"][rate]["percent"] for a in after])
     summary["mean_tokens"] = _spread([r["heldout"]["mean_tokens"] for r in runs])
-    for key in ("train_s", "eval_s", "wall_s"):  # seconds: the mean and the range, not an interval
-        values = [r[key] for r in runs]
-        summary[key] = {"mean": round(sum(values) / len(values), 1), "min": min(values), "max": max(values)}
+    for key in ("train_s", "eval_s", "wall_s"):  # seconds: the median (a run slowed by other work moves the mean),
+        values = [r[key] for r in runs]           # the mean and the range, not an interval
+        summary[key] = {"median": round(statistics.median(values), 1), "mean": round(sum(values) / len(values), 1),
+                        "min": min(values), "max": max(values)}
     summary["curves"] = {name: mean_curve(runs, name) for name in ("reward", "correctness", "format", "cut_off")}
     return summary
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from srgrpo.palette import method_style, run_label
-from srgrpo.stats import interval_text
+from srgrpo.stats import interval_text, p_text
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
            "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",
-           "change_text"]
+           "change_text", "aim_misses"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
@@ -134,7 +134,7 @@ def plot_real_comparisons(summary: dict[str, Any], path=None):
     span = max(highs) - min(lows) or 1.0
     ax.set_xlim(min(lows) - 0.08 * span, max(highs) + 0.45 * span)  # room on the right for the p-values
     for y, row in enumerate(reversed(rows)):
-        p = "n/a" if row["p"] is None else f"p={row['p']:.3f}, Holm {row['p_holm']:.3f}"
+        p = "n/a" if row["p"] is None else f"p {p_text(row['p'])}, Holm {p_text(row['p_holm'])}"
         ax.text(max(highs) + 0.06 * span, y, p, va="center", fontsize=8)
     ax.axvline(0, color="0.3", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)), [f"{r['label']} - {r['other']}" for r in reversed(rows)], fontsize=9)
@@ -173,19 +173,22 @@ def change_text(stat: dict[str, Any], unit: str = " points") -> str:
 
 def format_table(summary: dict[str, Any]) -> str:
     """Plain text: per method, each held-out rate's mean and per-seed values, the accuracy change with its 95 %
-    interval, and the seconds a run."""
+    interval, and the median seconds a run."""
     start = summary["start"]["heldout"]
-    head = (f"{'method':<26} {'accuracy % (seeds)':>26} {'change [95%]':>20} {'strict format % (seeds)':>28} "
-            f"{'stopped % (seeds)':>26} {'s/run':>6}")
-    lines = [f"pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
-             f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}% "
-             f"(n={start['n']})", head, "-" * len(head)]
+    rows = [("method", "accuracy % (seeds)", "change [95%]", "strict format % (seeds)", "stopped % (seeds)",
+             "s/run (median)")]
     for m in summary["methods"].values():
         cells = [f"{m['after'][rate]['mean']:.1f} ({seed_values(m['per_seed'][rate])})"
                  for rate in ("accuracy", "strict_format", "stopped")]
-        lines.append(f"{run_label(m):<26} {cells[0]:>26} {change_text(m['change']['accuracy'], ''):>20} {cells[1]:>28} "
-                     f"{cells[2]:>26} {m['wall_s']['mean']:>6.0f}")
-    return "\n".join(lines)
+        rows.append((run_label(m), cells[0], change_text(m["change"]["accuracy"], ""), cells[1], cells[2],
+                     f"{m['wall_s']['median']:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [" ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return (f"pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
+            f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}% "
+            f"(n={start['n']})\n" + "\n".join(lines))
 
 
 def format_comparisons(summary: dict[str, Any]) -> str:
@@ -196,7 +199,7 @@ def format_comparisons(summary: dict[str, Any]) -> str:
     lines = [f"{len(rows)} declared comparisons of held-out {block['rate']}, paired by seed (points; p two-sided, "
              f"Holm-adjusted over the {len(rows)}):"]
     for r in rows:
-        p = "n/a" if r["p"] is None else f"p {r['p']:.3f}, Holm {r['p_holm']:.3f}"
+        p = "n/a" if r["p"] is None else f"p {p_text(r['p'])}, Holm {p_text(r['p_holm'])}"
         verdict = "significant" if r.get("significant") else "not significant"
         lines.append(f"  {r['label'] + ' - ' + r['other']:<38} {change_text(r, ''):>22}  seeds "
                      f"{seed_values(r['per_seed'], '{:+g}')} ({r['positive']}/{r['n']} above 0); "
@@ -208,32 +211,47 @@ def format_comparisons(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def aim_misses(method: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
+    """What keeps a method from the lab's aim, as short phrases (none when it is met): strict format of at least
+    ``format_bar`` percent in every seed, and an accuracy gain of at least ``accuracy_bar`` points whose 95 % interval
+    lies above zero."""
+    strict = method["per_seed"]["strict_format"]
+    change = method["change"]["accuracy"]
+    misses = []
+    below = sum(v < format_bar for v in strict)
+    if below:
+        misses.append(f"format < {format_bar:.0f}% in {below} of {len(strict)} seeds")
+    if change["mean"] < accuracy_bar:
+        misses.append(f"gain < {accuracy_bar:.0f} points")
+    if change.get("low") is None or change["low"] <= 0:
+        misses.append("gain's interval reaches 0")
+    return misses
+
+
 def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
-    """What the comparison shows, as sentences computed from its JSON (the README's and notebook 3's reading).
+    """What the comparison shows, as sentences computed from its JSON (the README's reading).
 
     One sentence a method (its strict format per seed against ``format_bar``, its accuracy change with its 95 %
-    interval, and, for the methods that are not controls, whether it met the lab's aim: strict format of at least
-    ``format_bar`` percent in every seed and an accuracy gain of at least ``accuracy_bar`` points whose interval lies
-    above zero), then one on the declared comparisons.
+    interval, and, for the methods that are not controls, whether it met the lab's aim, :func:`aim_misses`), then one
+    on the declared comparisons.
     """
     lines = []
     for m in summary["methods"].values():
         strict = m["per_seed"]["strict_format"]
-        change = m["change"]["accuracy"]
         reached = sum(v >= format_bar for v in strict)
         text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: strict format {seed_values(strict)}% "
                 f"({reached} of {len(strict)} seeds at {format_bar:.0f}% or more), accuracy change "
-                f"{change_text(change)}")
+                f"{change_text(m['change']['accuracy'])}")
         if not m["control"]:
-            gain = change.get("low") is not None and change["low"] > 0 and change["mean"] >= accuracy_bar
-            text += "; the aim is met" if gain and reached == len(strict) else "; the aim is not met"
+            misses = aim_misses(m, format_bar, accuracy_bar)
+            text += "; the aim is met" if not misses else f"; the aim is not met ({'; '.join(misses)})"
         lines.append(text + ".")
     block = summary.get("comparisons")
     if block and block["primary"]:
         rows = block["primary"]
         significant = [r for r in rows if r.get("significant")]
         if significant:
-            names = "; ".join(f"`{r['label']}` - `{r['other']}` {change_text(r)} (Holm p {r['p_holm']:.3f})"
+            names = "; ".join(f"`{r['label']}` - `{r['other']}` {change_text(r)} (Holm p {p_text(r['p_holm'])})"
                               for r in significant)
             lines.append(f"Of the {len(rows)} declared comparisons of held-out {block['rate']}, "
                          f"{len(significant)} {'is' if len(significant) == 1 else 'are'} significant after Holm's "
@@ -241,6 +259,6 @@ def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_
         else:
             best = min(rows, key=lambda r: 1.0 if r["p_holm"] is None else r["p_holm"])
             lines.append(f"None of the {len(rows)} declared comparisons of held-out {block['rate']} is significant "
-                         f"after Holm's adjustment (the smallest adjusted p: {best['p_holm']:.3f}, `{best['label']}` - "
+                         f"after Holm's adjustment (the smallest adjusted p: {p_text(best['p_holm'])}, `{best['label']}` - "
                          f"`{best['other']}`).")
     return lines

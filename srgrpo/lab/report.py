@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from srgrpo.lab.real_figures import change_text, format_findings, seed_values
 from srgrpo.lab.results import parse_command
 from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
-from srgrpo.stats import interval_text
+from srgrpo.stats import interval_text, p_text
 
 __all__ = ["START", "END", "bandit_markdown", "real_markdown", "results_markdown", "update_readme",
            "ReportCommand", "main"]
@@ -71,7 +71,7 @@ def real_markdown(summary: dict[str, Any]) -> str:
     methods = list(summary["methods"].values())
     seeds = len(methods[0]["seeds"]) if methods else 0
     rows = ["| method | accuracy (%), mean (seeds) | change (points) [95%] | strict format (%) | "
-            "any `####` line (%) | stopped (%) | seconds per run |", "|---|---|---|---|---|---|---|"]
+            "any `####` line (%) | stopped (%) | seconds per run (median) |", "|---|---|---|---|---|---|---|"]
     rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | {start['strict_format']['percent']:.1f} | "
                 f"{start['answer_line']['percent']:.1f} | {start['stopped']['percent']:.1f} | |")
     for m in methods:
@@ -80,7 +80,7 @@ def real_markdown(summary: dict[str, Any]) -> str:
                     f"{change_text(m['change']['accuracy'], '')} | "
                     f"{_seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
                     f"{_seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
-                    f"{_seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['mean']:.0f} |")
+                    f"{_seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['median']:.0f} |")
     caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens) after "
                f"{cfg['steps']} steps of {_problems(cfg['prompts_per_step'])} x {cfg['num_generations']} completions "
                f"({cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}, LoRA r{cfg['lora_r']}, "
@@ -96,7 +96,7 @@ def real_markdown(summary: dict[str, Any]) -> str:
         for r in block["primary"]:
             table.append(f"| `{r['label']}` - `{r['other']}` | {change_text(r, '')} | "
                          f"{seed_values(r['per_seed'], '{:+g}')} | {r['positive']}/{r['n']} | "
-                         f"{'n/a' if r['p'] is None else format(r['p'], '.3f')} | {r['p_holm']:.3f} | "
+                         f"{p_text(r['p'])} | {p_text(r['p_holm'])} | "
                          f"{'significant' if r['significant'] else 'not significant'} |")
         parts += ["\n".join(table),
                   f"Paired by seed; p from a paired t-test, Holm-adjusted over the {n} declared comparisons. "

@@ -8,11 +8,12 @@ comparison of the real-model lab (``data/results/real.json``) read through sente
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import replace
 from typing import Any, Mapping
 
-from srgrpo.lab.real_figures import (format_comparisons, format_findings, format_table, plot_real_comparisons,
-                                     plot_real_curves, plot_real_heldout)
+from srgrpo.lab.real_figures import (aim_misses, change_text, format_comparisons, format_table,
+                                     plot_real_comparisons, plot_real_curves, plot_real_heldout)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
@@ -26,7 +27,6 @@ __all__ = [
     "live_report",
     "real_highlights",
     "real_conclusions",
-    "real_findings",
     "real_examples",
     "attach_step_table",
     "RealLabSettings",
@@ -96,8 +96,8 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
         f"lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}, {cfg['num_iterations']} update(s) a batch; "
         f"{seeds} seeds per method",
         f"held-out: {start['n']} problems, greedy, at most {cfg['eval_max_new_tokens']} new tokens",
-        f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs (mean "
-        f"{sum(r['wall_s'] for r in runs) / len(runs) / 60:.1f} min each, on one core of "
+        f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs (median "
+        f"{statistics.median(r['wall_s'] for r in runs) / 60:.1f} min each, on one core of "
         f"{summary['metadata']['machine']['cpu_count']})",
         "",
         format_table(dict(summary)),
@@ -133,20 +133,6 @@ def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
     return "\n".join(blocks)
 
 
-def _aim(method: Mapping[str, Any], format_bar: float, accuracy_bar: float) -> tuple[bool, str]:
-    strict = method["per_seed"]["strict_format"]
-    change = method["change"]["accuracy"]
-    misses = []
-    below = sum(v < format_bar for v in strict)
-    if below:
-        misses.append(f"format < {format_bar:.0f}% in {below} seed{'s' if below > 1 else ''}")
-    if change["mean"] < accuracy_bar:
-        misses.append(f"gain < {accuracy_bar:.0f} points")
-    if change.get("low") is None or change["low"] <= 0:
-        misses.append("gain's interval reaches 0")
-    return not misses, "yes" if not misses else "no: " + "; ".join(misses)
-
-
 def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
     """A compact table of what the JSON supports, method by method, then the declared comparisons.
 
@@ -162,17 +148,11 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
     for m in methods:
         strict = m["per_seed"]["strict_format"]
         change = m["change"]["accuracy"]
-        cell = f"{change['mean']:+.1f}" + (f" [{change['low']:+.1f}, {change['high']:+.1f}]"
-                                           if change.get("low") is not None else "")
+        cell = change_text(change, "")
         reached = f"{sum(v >= format_bar for v in strict)} of {len(strict)} seeds"
-        aim = "(control)" if m["control"] else _aim(m, format_bar, accuracy_bar)[1]
+        misses = aim_misses(m, format_bar, accuracy_bar)
+        aim = "(control)" if m["control"] else ("no: " + "; ".join(misses) if misses else "yes")
         lines.append(f"{run_label(m):<{width}}{cell:<26}{reached:<24}{aim}")
     if summary.get("comparisons"):
         lines += ["", format_comparisons(dict(summary))]
     return "\n".join(lines)
-
-
-def real_findings(summary: Mapping[str, Any]) -> str:
-    """What the comparison shows, one sentence a method and one on the declared comparisons, computed from the JSON
-    (:func:`srgrpo.lab.real_figures.format_findings`, the same sentences as the README's)."""
-    return "\n".join(f"- {line}" for line in format_findings(dict(summary)))
