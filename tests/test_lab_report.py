@@ -48,3 +48,22 @@ def test_missing_markers_are_a_clear_error(tmp_path):
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="lab-results:start"):
         update_readme(readme, check=True)
+
+
+def test_every_pilot_run_is_a_row_with_its_own_settings_and_rates():
+    from srgrpo.lab.report import pilot_markdown
+
+    folder = REPO / "data" / "results" / "pilot"
+    rows = {line.split("(`")[1].split("`)")[0]: line.split(" | ") for line in pilot_markdown(folder).splitlines()
+            if line.startswith("| `")}
+    paths = sorted(folder.glob("*.json"))
+    assert sorted(rows) == [p.name for p in paths]
+    for path in paths:
+        data = json.loads(path.read_text())
+        (run,) = data["runs"]
+        cells = rows[path.name]
+        assert float(cells[2]) == data["settings"]["learning_rate"]
+        assert float(cells[6]) == data["settings"]["temperature"]
+        assert int(cells[7]) == data["settings"]["num_iterations"]
+        assert float(cells[8]) == pytest.approx(run["heldout"]["accuracy"]["percent"], abs=0.05)
+        assert float(cells[9]) == pytest.approx(run["heldout"]["strict_format"]["percent"], abs=0.05)

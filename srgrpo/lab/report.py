@@ -113,8 +113,8 @@ _PILOT_FIELDS = ("steps", "learning_rate", "prompts_per_step", "num_generations"
 
 
 def pilot_markdown(folder: Path) -> str:
-    """The pilot runs that chose the real-model lab's settings (``data/results/pilot/*.json``, each written by
-    ``python -m srgrpo.lab real`` with one method and seed): their settings and held-out rates, one row a run."""
+    """The real-model lab's pilot runs (``data/results/pilot/*.json``, each written by ``python -m srgrpo.lab real``
+    with one method and seed): their settings and held-out rates, one row a run."""
     rows = ["| pilot run | " + " | ".join(_PILOT_FIELDS) + " | accuracy (%) | strict format (%) | stopped (%) | "
             "tokens | seconds (training + evaluation) |", "|---" * (len(_PILOT_FIELDS) + 6) + "|"]
     for path in sorted(folder.glob("*.json")):
