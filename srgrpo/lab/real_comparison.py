@@ -26,7 +26,6 @@ A change "excludes zero" when its 95% interval lies entirely above or below 0. F
 from __future__ import annotations
 
 import statistics
-
 from typing import Any, Sequence
 
 from srgrpo.lab.real_task import HELDOUT_RATES

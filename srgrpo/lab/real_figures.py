@@ -259,6 +259,6 @@ def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_
         else:
             best = min(rows, key=lambda r: 1.0 if r["p_holm"] is None else r["p_holm"])
             lines.append(f"None of the {len(rows)} declared comparisons of held-out {block['rate']} is significant "
-                         f"after Holm's adjustment (the smallest adjusted p: {p_text(best['p_holm'])}, `{best['label']}` - "
-                         f"`{best['other']}`).")
+                         f"after Holm's adjustment (the smallest adjusted p: {p_text(best['p_holm'])}, "
+                         f"`{best['label']}` - `{best['other']}`).")
     return lines
