@@ -33,8 +33,8 @@ import math
 from statistics import NormalDist
 from typing import Any, Iterable, Sequence
 
-__all__ = ["wilson_interval", "t_quantile_975", "mean_ci95", "rounded", "interval", "student_t_cdf", "paired_t_test",
-           "holm", "ema", "moving_average"]
+__all__ = ["wilson_interval", "t_quantile_975", "mean_ci95", "rounded", "interval", "interval_text", "p_text",
+           "student_t_cdf", "paired_t_test", "holm", "ema", "moving_average"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srgrpo.stats import _T975, holm, interval, interval_text, paired_t_test, student_t_cdf
+from srgrpo.stats import _T975, holm, interval, interval_text, p_text, paired_t_test, student_t_cdf
 
 
 def test_the_t_cdf_matches_the_mpmath_table():
@@ -54,3 +54,9 @@ def test_interval_text_writes_a_record_as_mean_and_interval():
     assert interval_text(interval([4.0, 6.0]), "{:+.1f}", " points") == "+5.0 points [-7.7, +17.7]"
     assert interval_text(interval([7.0]), "{:.1f}") == "7.0"  # one seed: no interval
     assert interval_text(None) == interval_text({"mean": None}) == "n/a"
+
+
+def test_p_text_gives_three_decimals_and_no_false_precision():
+    assert p_text(0.0481) == "0.048" and p_text(0.001) == "0.001"
+    assert p_text(0.000999) == p_text(0.0) == "<0.001"
+    assert p_text(None) == "n/a"

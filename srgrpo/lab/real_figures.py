@@ -20,7 +20,7 @@ from srgrpo.stats import interval_text, p_text
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
            "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",
-           "change_text", "aim_misses"]
+           "seeds_cell", "change_text", "aim_misses"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
@@ -166,6 +166,11 @@ def seed_values(values, fmt: str = "{:g}") -> str:
     return "/".join(fmt.format(v) for v in values)
 
 
+def seeds_cell(stat: dict[str, Any], values) -> str:
+    """``mean (v1/v2/...)``: a rate's mean beside its per-seed values."""
+    return f"{stat['mean']:.1f} ({seed_values(values)})"
+
+
 def change_text(stat: dict[str, Any], unit: str = " points") -> str:
     """A change in points with its 95 % interval: ``+4.5 points [-1.0, +10.0]``."""
     return interval_text(stat, "{:+.1f}", unit)
@@ -178,8 +183,7 @@ def format_table(summary: dict[str, Any]) -> str:
     rows = [("method", "accuracy % (seeds)", "change [95%]", "strict format % (seeds)", "stopped % (seeds)",
              "s/run (median)")]
     for m in summary["methods"].values():
-        cells = [f"{m['after'][rate]['mean']:.1f} ({seed_values(m['per_seed'][rate])})"
-                 for rate in ("accuracy", "strict_format", "stopped")]
+        cells = [seeds_cell(m["after"][rate], m["per_seed"][rate]) for rate in ("accuracy", "strict_format", "stopped")]
         rows.append((run_label(m), cells[0], change_text(m["change"]["accuracy"], ""), cells[1], cells[2],
                      f"{m['wall_s']['median']:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

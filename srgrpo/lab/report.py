@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_figures import change_text, format_findings, seed_values
+from srgrpo.lab.real_figures import change_text, format_findings, seed_values, seeds_cell
 from srgrpo.lab.results import parse_command
 from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.stats import interval_text, p_text
@@ -58,11 +58,6 @@ def _problems(n: int) -> str:
     return f"{n} problem" + ("" if n == 1 else "s")
 
 
-def _seeds_cell(stat: dict[str, Any], values: Sequence[float]) -> str:
-    """``mean (v1/v2/...)``: a rate's mean beside its per-seed values."""
-    return f"{stat['mean']:.1f} ({seed_values(values)})"
-
-
 def real_markdown(summary: dict[str, Any]) -> str:
     """Held-out rates of the pretrained model and after each method's runs (mean and per-seed values), the accuracy
     change with its 95% interval over seeds, then the declared comparisons."""
@@ -76,11 +71,11 @@ def real_markdown(summary: dict[str, Any]) -> str:
                 f"{start['answer_line']['percent']:.1f} | {start['stopped']['percent']:.1f} | |")
     for m in methods:
         after, seeds_of = m["after"], m["per_seed"]
-        rows.append(f"| {_label(m)} | {_seeds_cell(after['accuracy'], seeds_of['accuracy'])} | "
+        rows.append(f"| {_label(m)} | {seeds_cell(after['accuracy'], seeds_of['accuracy'])} | "
                     f"{change_text(m['change']['accuracy'], '')} | "
-                    f"{_seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
-                    f"{_seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
-                    f"{_seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['median']:.0f} |")
+                    f"{seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
+                    f"{seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
+                    f"{seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['median']:.0f} |")
     caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens) after "
                f"{cfg['steps']} steps of {_problems(cfg['prompts_per_step'])} x {cfg['num_generations']} completions "
                f"({cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}, LoRA r{cfg['lora_r']}, "
@@ -117,18 +112,17 @@ def pilot_markdown(folder: Path) -> str:
     with one method and seed): their settings and held-out rates, one row a run."""
     rows = ["| pilot run | " + " | ".join(_PILOT_FIELDS) + " | accuracy (%) | strict format (%) | stopped (%) | "
             "tokens | seconds (training + evaluation) |", "|---" * (len(_PILOT_FIELDS) + 6) + "|"]
-    for path in sorted(folder.glob("*.json")):
-        summary = json.loads(path.read_text())
+    pilots = {path.name: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+    for name, summary in pilots.items():
         cfg = summary["settings"]
         for run in summary["runs"]:
             held = run["heldout"]
-            rows.append(f"| `{run['label']}` seed {run['seed']} (`{path.name}`) | "
+            rows.append(f"| `{run['label']}` seed {run['seed']} (`{name}`) | "
                         + " | ".join(f"{cfg[k]:g}" for k in _PILOT_FIELDS)
                         + f" | {held['accuracy']['percent']:.1f} | {held['strict_format']['percent']:.1f} | "
                           f"{held['stopped']['percent']:.1f} | {held['mean_tokens']:.1f} | "
                           f"{run['train_s']:.0f} + {run['eval_s']:.0f} |")
-    first = json.loads(next(iter(sorted(folder.glob("*.json")))).read_text())
-    start = first["start"]["heldout"]
+    start = next(iter(pilots.values()))["start"]["heldout"]
     return (f"Pilot (`python -m srgrpo.lab real --methods per_sample --per_sample_taus 1 --seeds 0 ...`, one run "
             f"each; the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
             f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}%, same "
