@@ -16,6 +16,8 @@ from typing import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "bandit": ("srgrpo.lab.bandit_command", "compare advantage methods on a contextual bandit (seconds)"),
     "real": ("srgrpo.lab.real", "SmolLM2-135M-Instruct on synthetic word problems, every method, several seeds"),
+    "stability": ("srgrpo.lab.stability", "per_sample(tau=1) vs grpo on 10 fresh seeds: is the softmax weighting "
+                                          "more stable and smoother? (declared tests)"),
     "report": ("srgrpo.lab.report", "write the committed results into the README's tables (--check: verify)"),
 }
 

@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 from srgrpo.lab.real_comparison import compare, comparisons
 from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, PRIMARY_RATE, RealLabSettings, RunSpec, run_grid, settings_id
-from srgrpo.lab.results import parse_command, run_metadata, write_json
+from srgrpo.lab.results import machine_record, parse_command, run_metadata, write_json
 from srgrpo.runtime import torch_threads
 
 __all__ = ["run_comparison", "main"]
@@ -79,6 +79,7 @@ def _work(settings: RealLabSettings, spec: RunSpec | None) -> dict[str, Any]:
             with tempfile.TemporaryDirectory(prefix="real-lab-", dir=folder) as scratch:
                 result = train_and_evaluate(settings, spec, problems, scratch)
     key = _START if spec is None else spec.key
+    result["machine"] = machine_record()  # runs resumed on another machine say where each was computed
     write_json(folder / f"{key}.json", {"settings_id": settings_id(settings), "key": key, "result": result})
     return result
 

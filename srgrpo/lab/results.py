@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from srgrpo.runtime import atomic_write_text, library_versions
 from srgrpo.stats import mean_ci95, t_quantile_975
 
-__all__ = ["run_metadata", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command"]
+__all__ = ["run_metadata", "machine_record", "cpu_features", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command"]
 
 
 def _cpu_model() -> str | None:
@@ -37,6 +37,29 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
+#: The CPU features that change a float's path through torch's kernels (and so which sums a run adds in which order).
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_features() -> list[str]:
+    """Which of :data:`CPU_FEATURES` this CPU has (``/proc/cpuinfo``'s flags; empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [name for name in CPU_FEATURES if name in flags]
+    except OSError:
+        pass
+    return []
+
+
+def machine_record() -> dict[str, Any]:
+    """The machine a result was computed on: cores, CPU model and features, platform."""
+    return {"cpu_count": os.cpu_count(), "cpu_model": _cpu_model(), "cpu_features": cpu_features(),
+            "platform": platform.platform()}
+
+
 def run_metadata(argv: Sequence[str] | None = None, prog: str = "python -m srgrpo.lab") -> dict[str, Any]:
     """Where and how a result was produced, to store beside it.
 
@@ -46,7 +69,7 @@ def run_metadata(argv: Sequence[str] | None = None, prog: str = "python -m srgrp
 
     Returns:
         ``{"command", "argv", "versions": {python, torch, trl, transformers, srgrpo},
-        "machine": {cpu_count, cpu_model, platform, torch_threads}, "timestamp_utc"}``.
+        "machine": {cpu_count, cpu_model, cpu_features, platform, torch_threads}, "timestamp_utc"}``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     versions = library_versions(("torch", "trl", "transformers", "srgrpo"), keep_missing=True)
@@ -59,12 +82,7 @@ def run_metadata(argv: Sequence[str] | None = None, prog: str = "python -m srgrp
         "command": " ".join([prog, shlex.join(argv)]).strip(),
         "argv": argv,
         "versions": versions,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "cpu_model": _cpu_model(),
-            "platform": platform.platform(),
-            "torch_threads": torch_threads,
-        },
+        "machine": {**machine_record(), "torch_threads": torch_threads},
         "timestamp_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

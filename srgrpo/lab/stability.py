@@ -1,0 +1,100 @@
+"""``python -m srgrpo.lab stability``: is SR-GRPO "smoother and more stable" than GRPO? Fresh seeds, declared tests.
+
+The plan, hypotheses and tests were fixed before the first run (:mod:`srgrpo.lab.stability_plan`, written into the
+results file's ``declared`` block by ``--declare_only``); the runs are the real-model lab's (:mod:`srgrpo.lab.real`:
+same settings id, same code, resumable: each finished run is kept in ``--work_dir`` and a rerun skips it); the tests
+are :mod:`srgrpo.lab.stability_analysis`.
+
+Output: ``--output`` (default ``data/results/stability.json``)::
+
+    {"experiment": "stability", "declared": {...}, "settings", "settings_id", "complete",
+     "start": the pretrained model's held-out evaluation, "runs": [every fresh run: curves, held-out counts, machine],
+     "analysis": {"methods": {label: accuracies, SD, MAD, roughness, collapsed}, "tests": {"H1", "H2"},
+                  "replication"}, "machines": [the CPUs the runs were computed on], "metadata", "figures"}
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from srgrpo.lab.results import parse_command, run_metadata, write_json
+from srgrpo.lab.stability_plan import COMPARISON_SETTINGS_ID, DECLARED, StabilitySettings
+
+__all__ = ["main", "summarise"]
+
+
+def _machines(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct CPUs (model and features) the runs were computed on, with how many runs each."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for run in runs:
+        machine = run.get("machine") or {}
+        key = (machine.get("cpu_model"), tuple(machine.get("cpu_features") or ()))
+        entry = seen.setdefault(key, {"cpu_model": key[0], "cpu_features": list(key[1]), "runs": 0})
+        entry["runs"] += 1
+    return list(seen.values())
+
+
+def summarise(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The stability file from the lab's run summary (:func:`srgrpo.lab.real.run_comparison`)."""
+    from srgrpo.lab.stability_analysis import analyse
+
+    start_accuracy = comparison["start"]["heldout"]["accuracy"]["percent"]
+    return {
+        "experiment": "stability",
+        "declared": DECLARED,
+        "settings": comparison["settings"],
+        "settings_id": comparison["settings_id"],
+        "complete": comparison["complete"],
+        "start": comparison["start"],
+        "runs": comparison["runs"],
+        "analysis": analyse(comparison["runs"], start_accuracy),
+        "machines": _machines(comparison["runs"]),
+        "elapsed_s": comparison["elapsed_s"],
+        "compute_s": comparison["compute_s"],
+        "resumed_runs": comparison["resumed_runs"],
+    }
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    settings = parse_command(StabilitySettings, argv, "stability",
+                             "Test, on fresh seeds, whether per_sample(tau=1) is more stable and smoother than grpo "
+                             "(srgrpo.lab.stability_plan declares how).")
+    from srgrpo.lab.real_settings import settings_id
+
+    sid = settings_id(settings)
+    if sid != COMPARISON_SETTINGS_ID:
+        print(f"error: these settings (id {sid}) are not the comparison's ({COMPARISON_SETTINGS_ID}); the declared "
+              f"experiment reruns its exact settings: change only --seeds, --workers, --threads, --work_dir or "
+              f"--output", file=sys.stderr)
+        return 2
+    output = Path(settings.output)
+    if settings.declare_only:
+        write_json(output, {"experiment": "stability", "declared": DECLARED, "settings_id": sid, "complete": False,
+                            "runs": [], "metadata": run_metadata(["stability", *argv])})
+        print(f"wrote the declared plan to {output}; run `python -m srgrpo.lab stability` to run it")
+        return 0
+    from srgrpo.lab.real import run_comparison
+
+    try:
+        summary = summarise(run_comparison(settings))
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are kept in {settings.runs_folder()}; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    summary["metadata"] = run_metadata(["stability", *argv])
+    if settings.figures:
+        from srgrpo.lab.stability_figures import save_figure
+
+        summary["figures"] = [str(save_figure(summary, output))]
+    write_json(output, summary)
+    from srgrpo.lab.stability_figures import format_verdicts
+
+    print(format_verdicts(summary))
+    print(f"wrote {output} ({len(summary['runs'])} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
