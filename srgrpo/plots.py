@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from srgrpo.glossary import EVAL_KEYS
 from srgrpo.stats import ema, wilson_interval
 
 __all__ = [
@@ -266,8 +267,8 @@ def _counts(data: dict, kind: str) -> tuple[int, int] | None:
 
 
 #: The bars of :func:`plot_accuracy`: the summary's key, its name in the legend, its colour.
-ACCURACY_BARS = [("accuracy", "accuracy", "C0"), ("strict_accuracy", "strict (format + answer)", "C1"),
-                 ("format_rate", "answer line in format", "C2"), ("truncated_rate", "cut off at the token limit", "C3")]
+ACCURACY_BARS = [(key, EVAL_KEYS[key], color) for key, color in
+                 (("accuracy", "C0"), ("strict_accuracy", "C1"), ("format_rate", "C2"), ("truncated_rate", "C3"))]
 
 
 def _dataset_title(datas: list[dict]) -> str:

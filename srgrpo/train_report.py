@@ -89,8 +89,9 @@ def _duration(seconds: float) -> str:
 
 
 def final_report(log_history: list[dict[str, Any]], script_args, training_args, *, steps: int, seconds: float,
-                 on_gpu: bool) -> str:
-    """The text printed when training ends (see the module docstring)."""
+                 on_gpu: bool, next_steps: bool = True) -> str:
+    """The text printed when training ends (see the module docstring); ``next_steps=False`` leaves out the commands
+    that evaluate and plot (the main job, ``python -m srgrpo``, runs them itself)."""
     out = training_args.output_dir
     lines = [f"srgrpo: done — {steps} steps in {_duration(seconds)}; the adapter (or model), trainer_state.json "
              f"and srgrpo_config.yaml are in {out}"]
@@ -99,9 +100,11 @@ def final_report(log_history: list[dict[str, Any]], script_args, training_args, 
         lines += ["", "How the training batches moved (means of the first and the last steps):",
                   *("  " + line for line in moved),
                   "", f"These rewards score completions *sampled* at temperature {training_args.temperature}; what "
-                  "the model learnt shows in its greedy answers to held-out problems. Next:"]
-    else:
+                  "the model learnt shows in its greedy answers to held-out problems." + (" Next:" if next_steps else "")]
+    elif next_steps:
         lines += ["", "Next:"]
+    if not next_steps:
+        return "\n".join(lines)
     labels = ["evaluate the model before training", "evaluate it after, with the trained adapter",
               "plot the training curves and both evaluations"]
     for label, command in zip(labels, next_commands(script_args, training_args, on_gpu)):

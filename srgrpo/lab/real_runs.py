@@ -143,7 +143,7 @@ def build_trainer(settings: RealLabSettings, spec: RunSpec, output_dir: str, tra
 
 def examples(records: Sequence[dict[str, Any]], k: int = 3) -> list[dict[str, Any]]:
     """The first ``k`` held-out answers, for a reader to see what the numbers count, and the first answer that is
-    right in the strict format when none of those is (a success to set beside the failures; none if there is none)."""
+    correct and in format when none of those is (a success to set beside the failures; none if there is none)."""
     keep = ("index", "question", "gold", "completion", "correct", "strict_format", "stopped")
     chosen = list(records[:k])
     if not any(r["correct"] and r["strict_format"] for r in chosen):

@@ -8,12 +8,12 @@ hash: more workers give the same runs.
 The defaults are what the committed comparison (``data/results/real.json``) ran. They were chosen by a pilot
 (``data/results/pilot/``, the README's learning-lab section): the lab's own command with ``per_sample`` at tau 1 on
 seed 0, 16 steps, at two learning rates. At 5e-4 that run went from 5 % to 23 % held-out accuracy and from 0 % to
-92.5 % strict format in 566 s on one core (training 425 s, evaluation 141 s); at 1e-3 it reached 96 % strict format
+92.5 % in format in 566 s on one core (training 425 s, evaluation 141 s); at 1e-3 it reached 96 % in format
 but answered ``#### 42`` to nearly everything (accuracy 1 %). Hence lr 5e-4 and 16 steps, about ten minutes a run on
 one core of a 2-core machine, with the other core running another run. The comparison's seeds (1 to 5) leave out the
 pilot's seed 0. Kept at the earlier probes' values: temperature 0.7 and one update a batch (two single runs on seed 0
-after the comparison, temperature 1.0 and two updates a batch, reached 22.5 % and 20.5 % accuracy and no strict format:
-one seed cannot rank them against seeds that spread from 0 to 93.5 % strict format), and, not piloted, 2 problems x 8
+after the comparison, temperature 1.0 and two updates a batch, reached 22.5 % and 20.5 % accuracy and no in format:
+one seed cannot rank them against seeds that spread from 0 to 93.5 % in format), and, not piloted, 2 problems x 8
 completions a step (one problem a step left 15 of 16 steps without a group whose rewards differed), 64 tokens (a worked
 answer fits in 20 to 40), LoRA r16, no KL term.
 """

@@ -65,8 +65,8 @@ def real_markdown(summary: dict[str, Any]) -> str:
     start = summary["start"]["heldout"]
     methods = list(summary["methods"].values())
     seeds = len(methods[0]["seeds"]) if methods else 0
-    rows = ["| method | accuracy (%), mean (seeds) | change (points) [95%] | strict format (%) | "
-            "any `####` line (%) | stopped (%) | seconds per run (median) |", "|---|---|---|---|---|---|---|"]
+    rows = ["| method | accuracy (%), mean (seeds) | change (points) [95%] | in format (%) | "
+            "answer line (%) | stopped (%) | seconds per run (median) |", "|---|---|---|---|---|---|---|"]
     rows.append(f"| pretrained model | {start['accuracy']['percent']:.1f} | | {start['strict_format']['percent']:.1f} | "
                 f"{start['answer_line']['percent']:.1f} | {start['stopped']['percent']:.1f} | |")
     for m in methods:
@@ -110,7 +110,7 @@ _PILOT_FIELDS = ("steps", "learning_rate", "prompts_per_step", "num_generations"
 def pilot_markdown(folder: Path) -> str:
     """The real-model lab's pilot runs (``data/results/pilot/*.json``, each written by ``python -m srgrpo.lab real``
     with one method and seed): their settings and held-out rates, one row a run."""
-    rows = ["| pilot run | " + " | ".join(_PILOT_FIELDS) + " | accuracy (%) | strict format (%) | stopped (%) | "
+    rows = ["| pilot run | " + " | ".join(_PILOT_FIELDS) + " | accuracy (%) | in format (%) | stopped (%) | "
             "tokens | seconds (training + evaluation) |", "|---" * (len(_PILOT_FIELDS) + 6) + "|"]
     pilots = {path.name: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
     for name, summary in pilots.items():
@@ -124,7 +124,7 @@ def pilot_markdown(folder: Path) -> str:
                           f"{run['train_s']:.0f} + {run['eval_s']:.0f} |")
     start = next(iter(pilots.values()))["start"]["heldout"]
     return (f"Pilot (`python -m srgrpo.lab real --methods per_sample --per_sample_taus 1 --seeds 0 ...`, one run "
-            f"each; the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, strict format "
+            f"each; the pretrained model: accuracy {start['accuracy']['percent']:.1f}%, in format "
             f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}%, same "
             f"{start['n']} held-out problems):\n\n" + "\n".join(rows))
 

@@ -12,6 +12,7 @@ import statistics
 from dataclasses import replace
 from typing import Any, Mapping
 
+from srgrpo.glossary import label as word_for
 from srgrpo.lab.real_figures import (aim_misses, change_text, format_comparisons, format_table,
                                      plot_real_comparisons, plot_real_curves, plot_real_heldout)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
@@ -73,7 +74,7 @@ def live_settings(committed: Mapping[str, Any] | None = None, *, steps: int = 6,
 
 
 def _rates(summary: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name.replace('_', ' ')} {summary[name]['count']}/{summary['n']}"
+    return ", ".join(f"{word_for(name)} {summary[name]['count']}/{summary['n']}"
                      for name in ("accuracy", "strict_format", "answer_line", "stopped"))
 
 
@@ -111,7 +112,7 @@ def _pick(examples, success: bool):
 
 def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
     """What the rates count: the pretrained model's first held-out answer, then run ``label``/``seed``'s answer to
-    the same problem and, beside it, its first answer that is right in the strict format (as stored in the JSON)."""
+    the same problem and, beside it, its first answer that is correct and in format (as stored in the JSON)."""
     run = next((r for r in summary["runs"] if r["label"] == label and r["seed"] == seed), None)
     if run is None:
         raise ValueError(f"no run {label!r} with seed {seed} in this summary")
@@ -125,11 +126,11 @@ def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
         if ex["question"] != asked:
             blocks.append(f"Q{ex['index']}: {ex['question']}  (gold {ex['gold']})")
             asked = ex["question"]
-        marks = ", ".join(f"{key.replace('_', ' ')}: {'yes' if ex[key] else 'no'}"
+        marks = ", ".join(f"{word_for(key)}: {'yes' if ex[key] else 'no'}"
                           for key in ("correct", "strict_format", "stopped"))
         blocks.append(f"--- {name} ({marks})\n{ex['completion'].rstrip()}")
     if success is None:
-        blocks.append(f"(no answer of {label}, seed {seed} among the stored examples is right in the strict format)")
+        blocks.append(f"(no answer of {label}, seed {seed} among the stored examples is correct and in format)")
     return "\n".join(blocks)
 
 
@@ -137,13 +138,13 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
     """A compact table of what the JSON supports, method by method, then the declared comparisons.
 
     Columns: the accuracy change from the pretrained model with its 95 % interval over seeds; the seeds whose strict
-    format reached ``format_bar`` percent; and the lab's aim (strict format of at least ``format_bar`` percent in every
+    format reached ``format_bar`` percent; and the lab's aim (in format of at least ``format_bar`` percent in every
     seed and an accuracy gain of at least ``accuracy_bar`` points whose interval lies above zero), with what missed it.
     Controls get no aim.
     """
     methods = list(summary["methods"].values())
     width = max(len(run_label(m)) for m in methods) + 2
-    lines = [f"{'method':<{width}}{'accuracy change [95%]':<26}{f'strict format >= {format_bar:.0f}%':<24}aim",
+    lines = [f"{'method':<{width}}{'accuracy change [95%]':<26}{f'in format >= {format_bar:.0f}%':<24}aim",
              "-" * (width + 70)]
     for m in methods:
         strict = m["per_seed"]["strict_format"]

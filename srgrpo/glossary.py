@@ -1,0 +1,61 @@
+"""The kit's words for what an answer did: one meaning each, in every command, table, figure, notebook and doc.
+
+An evaluation reads each completion four ways. The results files keep their historical keys (``strict_accuracy``,
+``strict_format``...); what a person reads is the word here, and nothing else. "Strict" is not one of them: it meant
+"correct and in format" in one place and "in format" in another.
+
+========================  =====================================================================================
+word                      meaning
+========================  =====================================================================================
+correct                   the answer's number equals the reference answer (accuracy)
+in format                 the completion ends with its ``#### N`` line and stops there: the format reward's 1
+correct and in format     both at once: what a grader that also checks the format would count
+answer line               a ``#### N`` line anywhere, whether or not the completion stopped after it
+cut off                   the completion hit the token limit before it ended (the opposite: *stopped*)
+stopped                   the completion ended on its own, before the token limit (stopped + cut off = 100 %)
+========================  =====================================================================================
+
+*Held-out* answers are the greedy answers to test problems the model never trained on (the measure of what it
+learnt); *sampled* answers are the training completions, drawn at the training temperature, which the training
+reward scores. The two can disagree: a model whose greedy answer is right can still sample wrong ones.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TERMS", "EVAL_KEYS", "LAB_KEYS", "label"]
+
+#: word -> meaning (the table above).
+TERMS: dict[str, str] = {
+    "correct": "the answer's number equals the reference answer",
+    "in format": "the completion ends with its `#### N` line and stops there (format reward 1)",
+    "correct and in format": "correct and in format at once",
+    "answer line": "a `#### N` line anywhere, whether or not the completion stopped after it",
+    "cut off": "the completion hit the token limit before it ended",
+    "stopped": "the completion ended on its own, before the token limit",
+}
+
+#: The evaluation summary's keys (``srgrpo.eval_gsm8k``) -> their word.
+EVAL_KEYS: dict[str, str] = {
+    "accuracy": "correct",
+    "strict_accuracy": "correct and in format",
+    "format_rate": "in format",
+    "answer_line_rate": "answer line",
+    "truncated_rate": "cut off",
+}
+
+#: The learning lab's held-out rate keys (``srgrpo.lab.real_task``) -> their word.
+LAB_KEYS: dict[str, str] = {
+    "accuracy": "correct",
+    "correct": "correct",
+    "strict_format": "in format",
+    "answer_line": "answer line",
+    "stopped": "stopped",
+}
+
+
+def label(key: str) -> str:
+    """The word for a results key (evaluation or lab); a ``KeyError`` names the known keys."""
+    for table in (EVAL_KEYS, LAB_KEYS):
+        if key in table:
+            return table[key]
+    raise KeyError(f"no word for {key!r}; known keys: {sorted({*EVAL_KEYS, *LAB_KEYS})}")
