@@ -56,18 +56,3 @@ def test_the_model_card_names_the_hub_model_not_a_local_folder(tmp_path):
     assert R._base_model_id("smollm2") == SMOLLM2_HUB_ID
     assert R._base_model_id("Qwen/Qwen2.5-1.5B-Instruct") == "Qwen/Qwen2.5-1.5B-Instruct"
     assert R._base_model_id("tiny") is None and R._base_model_id(str(tmp_path)) is None
-
-
-def test_the_stale_learning_table_is_gone_and_the_cost_table_is_the_benchmarks():
-    """The fast path's learning table was made at the preset's earlier tau 0.5 and is no longer shown; docs/cpu.md's
-    cost table is data/benchmarks/cpu_step_benchmark.json's, number for number."""
-    import json
-
-    cpu = (REPO / "docs" / "cpu.md").read_text()
-    assert "| fast path, seed 0 |" not in cpu and "16% of its sampled" not in cpu
-    result = {r["variant"]: r for r in json.loads((REPO / "data" / "benchmarks" / "cpu_step_benchmark.json").read_text())["results"]}
-    for label, variant in (("plain TRL + peft, float32", "trl"), ("the kit (`smollm2_cpu`)", "kit")):
-        m, r = result[variant]["median_s"], result[variant]
-        row = (f"| {label} | {m['step']:.1f} s | {m['generation']:.1f} s | {m['loss_forward']:.1f} s | "
-               f"{m['loss_backward']:.1f} s | {r['completion_tokens_per_s']:.0f} | {r['peak_rss_gb']:.2f} GB |")
-        assert row in cpu, row
