@@ -133,3 +133,16 @@ def test_a_broken_link_is_caught(tmp_path):
     assert len(reasons) == 4, reasons
     assert reasons[0] == "nowhere.md: no such file"
     assert [r.split(":")[0] for r in reasons[1:]] == ["other.md#not-there", "#nope", "#not-a-heading"]
+
+
+def test_the_readme_is_a_front_door():
+    # At most 250 lines, in the order a newcomer needs them; everything else is a page of docs/ (issue 30).
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    order = ["## Quickstart", "## Open the notebooks", "## The library in one example", "## Results at a glance",
+             "## Documentation"]
+    positions = [text.index(h) for h in order]
+    assert positions == sorted(positions)
+    assert text.index("](data/results/") < positions[0], "a figure the kit makes comes before the Quickstart"
+    for page in sorted((REPO / "docs").glob("*.md")):
+        assert f"](docs/{page.name})" in text, f"README's map of docs/ lacks {page.name}"
