@@ -9,7 +9,7 @@ of those cells, from the machine:
   and GSM8K's first 200 test problems before and after;
 * **no GPU**: the ``smollm2_cpu`` preset, SmolLM2-135M-Instruct (a real pretrained model, offline from its wheel),
   its 16 steps on the synthetic word problems, where a 135 M model gets rewards (:mod:`srgrpo.word_problems`), and
-  64 held-out synthetic problems before and after (the README's CPU recipe), on every machine alike: a pipeline you
+  64 held-out synthetic problems before and after (docs/training.md's CPU recipe), on every machine alike: a pipeline you
   can watch learn, not a GSM8K result. Where GSM8K is at hand, the first :attr:`MainJob.gsm8k_check` GSM8K test
   problems are answered before and after too (:meth:`MainJob.evaluate_gsm8k`), to show what a 135 M model cannot do.
 
@@ -191,7 +191,7 @@ def plan_main_job(device: str | None = None, *, cpu_steps: int | None = None, gs
                        eval_dataset="gsm8k" if gsm8k_available() else "arithmetic", eval_limit=200,
                        eval_max_new_tokens=512, eval_batch_size=32)
     # On a CPU the held-out problems are the synthetic ones the model trains on (their test split), whatever data is on
-    # disk: the README's CPU recipe, and notebook 4 prints the same on every machine.
+    # disk: docs/training.md's CPU recipe, and notebook 4 prints the same on every machine.
     # GSM8K, where it is at hand, is an extra check beside it (cells whose output depends on the machine).
     return MainJob(gpu=False, preset="smollm2_cpu", output_dir=new_run_dir("runs/notebook_smollm2_cpu"),
                    max_steps=cpu_steps,

@@ -47,7 +47,7 @@ __all__ = [
 
 #: The repository (or source tree) the package sits in: ``srgrpo/..``.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: Where the kit's commands write the results the README and the notebooks cite (committed to git).
+#: Where the kit's commands write the results docs/ and the notebooks cite (committed to git).
 RESULTS_DIR = REPO_ROOT / "data" / "results"
 #: The libraries a training or evaluation record names (those not installed are left out).
 KIT_LIBRARIES = ("srgrpo", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "unsloth", "unsloth_zoo",

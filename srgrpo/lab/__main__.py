@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "real": ("srgrpo.lab.real", "SmolLM2-135M-Instruct on synthetic word problems, every method, several seeds"),
     "stability": ("srgrpo.lab.stability", "per_sample(tau=1) vs grpo on 10 fresh seeds: is the softmax weighting "
                                           "more stable and smoother? (declared tests)"),
-    "report": ("srgrpo.lab.report", "write the committed results into the README's tables (--check: verify)"),
+    "report": ("srgrpo.lab.report", "write the committed results into docs/lab.md's tables (--check: verify)"),
 }
 
 

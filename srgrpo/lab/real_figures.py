@@ -233,7 +233,7 @@ def aim_misses(method: dict[str, Any], format_bar: float = 90.0, accuracy_bar: f
 
 
 def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
-    """What the comparison shows, as sentences computed from its JSON (the README's reading).
+    """What the comparison shows, as sentences computed from its JSON (docs/lab.md's reading).
 
     One sentence a method (its in format per seed against ``format_bar``, its accuracy change with its 95 %
     interval, and, for the methods that are not controls, whether it met the lab's aim, :func:`aim_misses`), then one

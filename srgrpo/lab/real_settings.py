@@ -6,7 +6,7 @@ seed. Fields that only say *where* or *how fast* (output, figures, work folder, 
 hash: more workers give the same runs.
 
 The defaults are what the committed comparison (``data/results/real.json``) ran. They were chosen by a pilot
-(``data/results/pilot/``, the README's learning-lab section): the lab's own command with ``per_sample`` at tau 1 on
+(``data/results/pilot/``, docs/lab.md): the lab's own command with ``per_sample`` at tau 1 on
 seed 0, 16 steps, at two learning rates. At 5e-4 that run went from 5 % to 23 % held-out accuracy and from 0 % to
 92.5 % in format in 566 s on one core (training 425 s, evaluation 141 s); at 1e-3 it reached 96 % in format
 but answered ``#### 42`` to nearly everything (accuracy 1 %). Hence lr 5e-4 and 16 steps, about ten minutes a run on

@@ -1,16 +1,16 @@
-"""Markdown tables of the lab's committed results, for the README.
+"""Markdown tables of the lab's committed results, for the lab's page, ``docs/lab.md``.
 
-The README shows the lab's numbers, and none of them is typed by hand: they are generated from the
+The lab's page shows the lab's numbers, and none of them is typed by hand: they are generated from the
 JSON files the lab commands wrote (``data/results/bandit.json``, ``data/results/real.json``)
-and written between two markers in the README::
+and written between two markers in the page::
 
     <!-- lab-results:start -->
     ... generated ...
     <!-- lab-results:end -->
 
 ``python -m srgrpo.lab report`` rewrites that block; ``python -m srgrpo.lab report --check`` exits
-with status 1 if it is stale, and a test runs the same check, so the README can never drift from the
-results it cites.
+with status 1 if it is stale, and a test runs the same check, so the page can never drift from the
+results it cites. The figures are linked relative to the page (``../data/results/...`` from ``docs/``).
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ from srgrpo.lab.results import parse_command
 from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.stats import interval_text, p_text
 
-__all__ = ["START", "END", "bandit_markdown", "real_markdown", "results_markdown", "update_readme",
+__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "results_markdown", "update_lab_page",
            "ReportCommand", "main"]
 
 START = "<!-- lab-results:start -->"
 END = "<!-- lab-results:end -->"
+
+#: The page that holds the generated block.
+LAB_PAGE = REPO_ROOT / "docs" / "lab.md"
+
+#: Where the committed figures are, seen from :data:`LAB_PAGE`'s folder.
+FIGURES_FROM_DOCS = "../data/results/"
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -129,8 +135,9 @@ def pilot_markdown(folder: Path) -> str:
             f"{start['n']} held-out problems):\n\n" + "\n".join(rows))
 
 
-def results_markdown(results_dir: Path | str | None = None) -> str:
-    """The README block: each committed lab result as a table with its command and figure."""
+def results_markdown(results_dir: Path | str | None = None, figures: str = FIGURES_FROM_DOCS) -> str:
+    """The lab page's block: each committed lab result as a table with its command and figure (``figures``: the
+    folder of the committed figures as the page links it)."""
     folder = Path(results_dir) if results_dir is not None else RESULTS_DIR
     parts = []
     bandit = folder / "bandit.json"
@@ -138,11 +145,11 @@ def results_markdown(results_dir: Path | str | None = None) -> str:
         summary = json.loads(bandit.read_text())
         parts.append("**Bandit** (`python -m srgrpo.lab bandit --output data/results/bandit.json`, "
                      f"{summary['wall_s']:.0f} s on the machine recorded in the JSON)\n\n"
-                     + bandit_markdown(summary) + "\n\n![bandit learning curves](data/results/bandit.png)")
+                     + bandit_markdown(summary) + f"\n\n![bandit learning curves]({figures}bandit.png)")
     real = folder / "real.json"
     if real.is_file():
         summary = json.loads(real.read_text())
-        links = " ".join(f"![{Path(p).stem}](data/results/{Path(p).name})" for p in summary.get("figures", []))
+        links = " ".join(f"![{Path(p).stem}]({figures}{Path(p).name})" for p in summary.get("figures", []))
         runs = summary["runs"]
         parts.append(f"**SmolLM2-135M-Instruct on synthetic word problems** (`{summary['metadata']['command']}`, "
                      f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs on "
@@ -155,13 +162,14 @@ def results_markdown(results_dir: Path | str | None = None) -> str:
     return "\n\n".join(parts)
 
 
-def update_readme(readme: Path | str | None = None, results_dir: Path | str | None = None,
-                  check: bool = False) -> bool:
-    """Rewrite the generated block of the README; return True if it was already up to date.
+def update_lab_page(page: Path | str | None = None, results_dir: Path | str | None = None,
+                    check: bool = False) -> bool:
+    """Rewrite the generated block of the lab's page (default :data:`LAB_PAGE`); return True if it was already up to
+    date.
 
     With ``check=True`` nothing is written. Raises ``ValueError`` when the markers are missing.
     """
-    path = Path(readme) if readme is not None else REPO_ROOT / "README.md"
+    path = Path(page) if page is not None else LAB_PAGE
     text = path.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{path} has no {START} ... {END} block to fill; add the two markers where the tables go.")
@@ -179,21 +187,21 @@ def update_readme(readme: Path | str | None = None, results_dir: Path | str | No
 class ReportCommand:
     """The options of ``python -m srgrpo.lab report``."""
 
-    readme: str = field(default=str(REPO_ROOT / "README.md"), metadata={"help": "README to update"})
+    page: str = field(default=str(LAB_PAGE), metadata={"help": "the page to update (docs/lab.md)"})
     results: str = field(default=str(RESULTS_DIR), metadata={"help": "folder of results JSON"})
-    check: bool = field(default=False, metadata={"help": "only check; exit 1 if the README is stale"})
+    check: bool = field(default=False, metadata={"help": "only check; exit 1 if the page is stale"})
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    args = parse_command(ReportCommand, argv, "report", "Write the committed lab results into the README's tables.")
+    args = parse_command(ReportCommand, argv, "report", "Write the committed lab results into docs/lab.md's tables.")
     try:
-        fresh = update_readme(args.readme, args.results, check=args.check)
+        fresh = update_lab_page(args.page, args.results, check=args.check)
     except ValueError as err:
         print(f"error: {err}")
         return 2
     if args.check:
-        print("README lab results are up to date." if fresh else
-              "README lab results are stale: run `python -m srgrpo.lab report`.")
+        print(f"{args.page}: lab results are up to date." if fresh else
+              f"{args.page}: lab results are stale: run `python -m srgrpo.lab report`.")
         return 0 if fresh else 1
-    print("README lab results were already up to date." if fresh else f"updated {args.readme}")
+    print(f"{args.page}: lab results were already up to date." if fresh else f"updated {args.page}")
     return 0

@@ -1,0 +1,70 @@
+"""The numbers README.md and docs/cpu.md state by hand are the committed results files', number for number.
+
+docs/lab.md's tables are generated (tests/test_lab_report.py); these are the few numbers typed around them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+CPU = (REPO / "docs" / "cpu.md").read_text(encoding="utf-8")
+
+
+def _json(*parts: str) -> dict:
+    return json.loads(REPO.joinpath(*parts).read_text())
+
+
+def _step_benchmark() -> dict:
+    return {r["variant"]: r for r in _json("data", "benchmarks", "cpu_step_benchmark.json")["results"]}
+
+
+def test_the_readmes_cost_of_a_step_is_the_benchmarks():
+    bench = _step_benchmark()
+    kit, trl = bench["kit"], bench["trl"]
+    assert (f"{kit['median_s']['step']:.1f} s a step for the kit against {trl['median_s']['step']:.1f} s for plain "
+            f"TRL + peft, peak memory {kit['peak_rss_gb']:.2f} GB") in " ".join(README.split())
+    minutes = 16 * kit["median_s"]["step"] / 60
+    assert round(minutes) == 6 and "about 6 minutes for the 16 steps" in " ".join(README.split())
+
+
+def test_the_cost_table_is_the_benchmarks():
+    bench = _step_benchmark()
+    for label, variant in (("plain TRL + peft, float32", "trl"), ("the kit (`smollm2_cpu`)", "kit")):
+        m, r = bench[variant]["median_s"], bench[variant]
+        row = (f"| {label} | {m['step']:.1f} s | {m['generation']:.1f} s | {m['loss_forward']:.1f} s | "
+               f"{m['loss_backward']:.1f} s | {r['completion_tokens_per_s']:.0f} | {r['peak_rss_gb']:.2f} GB |")
+        assert row in CPU, row
+
+
+def test_the_stale_numbers_are_gone():
+    # The fast path's learning table was made at the preset's earlier tau 0.5; "16 %" is in no results file.
+    for page in (README, CPU):
+        assert "| fast path, seed 0 |" not in page and "16% of its sampled" not in page
+
+
+def test_results_at_a_glance_are_the_results_files():
+    text = " ".join(README.split())
+    bandit = _json("data", "results", "bandit.json")["runs"]
+    last = {label: run["checkpoints"][-1] for label, run in bandit.items()}
+    steps = last["grpo"]["step"]
+    assert (f"after {steps} steps `grpo` reaches {last['grpo']['mean']:.2f} of the optimum and `per_sample(tau=1)` "
+            f"{last['per_sample(tau=1)']['mean']:.2f}") in text
+    shared = max(v["mean"] for k, v in last.items() if k.startswith("shared"))
+    assert f"stays at or below {shared:.2f}" in text
+    assert all(bandit[k]["steps_to_80"]["reached"] == 0 for k in bandit if k.startswith("shared"))
+
+    real = _json("data", "results", "real.json")
+    start = real["start"]["heldout"]["accuracy"]["percent"]
+    after = {k: m["after"]["accuracy"]["mean"] for k, m in real["methods"].items()}
+    assert (f"greedy accuracy {start:.1f}% before; after, `per_sample(tau=1)` {after['per_sample(tau=1)']:.1f}%, "
+            f"`grpo` {after['grpo']:.1f}%, `shared(tau=0.5)` {after['shared(tau=0.5)']:.1f}%, the `constant` control "
+            f"{after['constant']:.1f}%") in text
+    primary = {(c["label"], c["other"]): c for c in real["comparisons"]["primary"]}
+    significant = {pair for pair, c in primary.items() if c["significant"]}
+    assert significant == {("per_sample(tau=1)", "shared(tau=0.5)"), ("per_sample(tau=1)", "constant"),
+                           ("grpo", "constant")}
+    pg = primary[("per_sample(tau=1)", "grpo")]
+    assert f"undecided ({pg['mean']:+.1f} points [{pg['low']:+.1f}, {pg['high']:+.1f}])" in text
