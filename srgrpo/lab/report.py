@@ -157,6 +157,11 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
                      + ("\n\n" + links if links else ""))
     if (folder / "pilot").is_dir() and any((folder / "pilot").glob("*.json")):
         parts.append(pilot_markdown(folder / "pilot"))
+    stability = folder / "stability.json"
+    if stability.is_file():
+        from srgrpo.lab.stability_figures import stability_markdown
+
+        parts.append(stability_markdown(json.loads(stability.read_text()), figures))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)

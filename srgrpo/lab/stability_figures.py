@@ -1,0 +1,138 @@
+"""The stability experiment's figure, verdicts and markdown, drawn from its JSON and the comparison's, never typed.
+
+* :func:`plot_seeds`: held-out accuracy a seed, every seed a method has (1-5 from the comparison, hollow; 6-15 fresh,
+  filled), the pretrained model a dashed line, each method's median a bar;
+* :func:`verdict_sentences`: one sentence a hypothesis, "supported" or "not supported", with its p (or how many runs
+  are still missing);
+* :func:`stability_markdown`: the block of the lab's generated report (``python -m srgrpo.lab report``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS
+from srgrpo.palette import COLORS
+
+__all__ = ["accuracy_by_seed", "plot_seeds", "save_figure", "verdict_sentences", "format_verdicts",
+           "stability_markdown"]
+
+FIGURE = "stability-seeds.png"
+
+
+def accuracy_by_seed(runs: list[dict[str, Any]]) -> dict[str, dict[int, float]]:
+    """method label -> seed -> held-out accuracy (%), for the two methods of the hypotheses."""
+    out: dict[str, dict[int, float]] = {label: {} for label in METHODS}
+    for run in runs:
+        if run["label"] in out:
+            out[run["label"]][run["seed"]] = run["heldout"]["accuracy"]["percent"]
+    return out
+
+
+def plot_seeds(stability: dict[str, Any], comparison: dict[str, Any] | None, path=None):
+    """Held-out accuracy a seed and a method; the comparison's seeds hollow, the fresh ones filled."""
+    import matplotlib.pyplot as plt
+
+    fresh = accuracy_by_seed(stability.get("runs", []))
+    earlier = accuracy_by_seed(comparison["runs"]) if comparison else {label: {} for label in METHODS}
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for x, label in enumerate(METHODS):
+        color = COLORS["per_sample" if label.startswith("per_sample") else "grpo"]
+        seeds = sorted({*earlier[label], *fresh[label]})
+        for i, seed in enumerate(seeds):
+            is_fresh = seed in fresh[label]
+            value = fresh[label][seed] if is_fresh else earlier[label][seed]
+            offset = (i - (len(seeds) - 1) / 2) * 0.035
+            ax.plot(x + offset, value, "o", ms=7, color=color, mfc=color if is_fresh else "white", mew=1.5)
+        fresh_values = sorted(fresh[label].values())
+        if fresh_values:
+            n = len(fresh_values)
+            median = (fresh_values[(n - 1) // 2] + fresh_values[n // 2]) / 2
+            ax.plot([x - 0.3, x + 0.3], [median, median], color=color, lw=2.5, alpha=0.6)
+    start = stability.get("start", {}).get("heldout", {}).get("accuracy", {}).get("percent")
+    if start is not None:
+        ax.axhline(start, ls="--", color="grey", lw=1)
+        ax.text(len(METHODS) - 0.55, start, " pretrained", va="bottom", color="grey", fontsize=8)
+    ax.set_xticks(range(len(METHODS)), [f"`{label}`".strip("`") for label in METHODS])
+    ax.set_xlim(-0.6, len(METHODS) - 0.4)
+    ax.set_ylabel("held-out accuracy after training (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("One dot a seed: hollow = seeds 1-5 (the comparison), filled = fresh seeds 6-15;\n"
+                 "bar = median of the fresh seeds", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def _comparison(output: Path) -> dict[str, Any] | None:
+    real = output.parent / "real.json"
+    return json.loads(real.read_text()) if real.is_file() else None
+
+
+def save_figure(stability: dict[str, Any], output) -> Path:
+    """Draw :func:`plot_seeds` beside ``output`` (the comparison read from ``real.json`` in the same folder)."""
+    output = Path(output)
+    path = output.parent / FIGURE
+    plot_seeds(stability, _comparison(output), path)
+    return path
+
+
+def _missing(stability: dict[str, Any]) -> int:
+    done = accuracy_by_seed(stability.get("runs", []))
+    return sum(1 for label in METHODS for seed in FRESH_SEEDS if seed not in done[label])
+
+
+def verdict_sentences(stability: dict[str, Any]) -> list[str]:
+    """One sentence a hypothesis: supported or not supported, with the p that decided it."""
+    tests = stability.get("analysis", {}).get("tests", {})
+    missing = _missing(stability)
+    if missing or not tests:
+        return [f"{h['id']} ({h['claim']}): not yet tested: {missing} of {2 * len(FRESH_SEEDS)} declared runs are "
+                "still to run." for h in DECLARED["hypotheses"]]
+    out = []
+    for h in DECLARED["hypotheses"]:
+        test = tests[h["id"]]
+        word = "supported" if test["supported"] else "not supported"
+        why = f"one-sided exact permutation p = {test['p']:.3f} (alpha {ALPHA})"
+        if h["id"] == "H2" and not test.get("tested", True):
+            why = f"not tested, because H1 was not supported (declared order; its p would be {test['p']:.3f})"
+        out.append(f"{h['id']} ({h['claim']}): **{word}**; {why}.")
+    return out
+
+
+def format_verdicts(stability: dict[str, Any]) -> str:
+    return "\n".join(s.replace("**", "") for s in verdict_sentences(stability))
+
+
+def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/results/") -> str:
+    """The generated report's block: what was declared, the per-method spread, the verdicts, the figure."""
+    analysis = stability.get("analysis", {})
+    methods = analysis.get("methods", {})
+    lines = [f"**Is SR-GRPO more stable and smoother than GRPO? Fresh seeds 6-15** (`python -m srgrpo.lab stability`; "
+             f"declared before the first run: [docs/stability.md](stability.md))", ""]
+    if methods and any(m["n"] for m in methods.values()):
+        lines += ["| method | runs | held-out accuracy (%) a seed | median | SD | MAD | roughness (mean) | "
+                  "below the pretrained model |", "|---|---|---|---|---|---|---|---|"]
+        for label in METHODS:
+            m = methods[label]
+            if not m["n"]:
+                continue
+            values = "/".join(f"{v:g}" for v in m["accuracy"])
+            sd = "" if m["sd"] is None else f"{m['sd']:.1f}"
+            lines.append(f"| `{label}` | {m['n']} | {values} | {m['median']:g} | {sd} | {m['mad']:.1f} | "
+                         f"{m['mean_roughness']:.3f} | {m['collapsed']} |")
+        lines.append("")
+    lines += [f"- {s}" for s in verdict_sentences(stability)]
+    replication = analysis.get("replication")
+    if replication and not _missing(stability):
+        lines.append(f"- Replication (reported, not tested): `per_sample(tau=1)` - `grpo` = {replication['mean']:+.1f} "
+                     f"points [{replication['low']:+.1f}, {replication['high']:+.1f}] over {replication['n']} fresh "
+                     f"seeds, paired by seed.")
+    if stability.get("figures"):
+        lines += ["", f"![held-out accuracy a seed]({figure_prefix}{FIGURE})"]
+    return "\n".join(lines)
