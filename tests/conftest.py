@@ -43,7 +43,7 @@ def run_module(args: list[str], env: dict, cwd: Path, timeout: int = 240) -> sub
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     """The offline tiny Qwen2 model and tokenizer, built once into the repo's git-ignored cache."""
-    from srgrpo.tiny import tiny_model_dir
+    from srgrpo.models.tiny import tiny_model_dir
 
     return tiny_model_dir()
 

@@ -1,4 +1,4 @@
-"""Tests for srgrpo.numbers and srgrpo.answers: the labelled table, number formats round-tripping, math-verify."""
+"""Tests for srgrpo.tasks.numbers and srgrpo.tasks.answers: the labelled table, number formats round-tripping, math-verify."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srgrpo.answers import extract_final_answer, looks_cut_off
-from srgrpo.numbers import find_numbers, format_value, normalize_number, parse_number
-from srgrpo.rewards import correctness_reward
+from srgrpo.tasks.answers import extract_final_answer, looks_cut_off
+from srgrpo.tasks.numbers import find_numbers, format_value, normalize_number, parse_number
+from srgrpo.tasks.rewards import correctness_reward
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TABLE = Path(__file__).parent / "data" / "labelled_answers.jsonl"

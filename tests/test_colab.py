@@ -10,7 +10,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from conftest import REPO
-from srgrpo import colab
+from srgrpo.notebook import colab
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("0*.ipynb"))
 GITHUB_URL = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
@@ -36,19 +36,19 @@ def test_every_clone_and_badge_uses_the_one_repository_url():
     for url in COLAB_BADGE.findall(readme):
         if url != colab.colab_badge_url(url.rsplit("/", 1)[-1]):
             wrong.append(f"README.md badge {url}")
-    assert not wrong, f"not srgrpo.colab.REPOSITORY_URL = {colab.REPOSITORY_URL!r}:\n" + "\n".join(wrong)
+    assert not wrong, f"not srgrpo.notebook.colab.REPOSITORY_URL = {colab.REPOSITORY_URL!r}:\n" + "\n".join(wrong)
 
 
 def test_setup_cells_install_the_pinned_set_through_srgrpo_colab():
     for nb in NOTEBOOKS:
         setup = cell_text(nb, 1)
-        assert 'runpy.run_path("/content/srgrpo/srgrpo/colab.py")["install"]("/content/srgrpo"' in setup, nb.name
+        assert 'runpy.run_path("/content/srgrpo/srgrpo/notebook/colab.py")["install"]("/content/srgrpo"' in setup, nb.name
         assert colab.CONSTRAINTS in setup, nb.name
     assert 'unsloth="auto"' in cell_text(REPO / "notebooks" / "04_gsm8k_unsloth.ipynb", 1)
 
 
 def test_the_module_runs_standalone_without_the_kit_installed():
-    # The cell runs srgrpo/colab.py by path before anything is installed: it must import only the standard library.
+    # The cell runs srgrpo/notebook/colab.py by path before anything is installed: it must import only the standard library.
     namespace = runpy.run_path(str(REPO / "srgrpo" / "colab.py"))
     assert callable(namespace["install"]) and namespace["REPOSITORY_URL"] == colab.REPOSITORY_URL
     source = (REPO / "srgrpo" / "colab.py").read_text()

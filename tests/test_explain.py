@@ -1,4 +1,4 @@
-"""The soft advantage in numbers, text and figures (srgrpo.explain, srgrpo.advantage_figures): srgrpo.advantages' numbers."""
+"""The soft advantage in numbers, text and figures (srgrpo.plots.explain, srgrpo.plots.advantage_figures): srgrpo.advantages' numbers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ pytest.importorskip("matplotlib")
 
 
 from srgrpo.advantages import soft_advantages  # noqa: E402
-from srgrpo.advantage_figures import plot_advantages, plot_binary, plot_tau_sweep  # noqa: E402
-from srgrpo.explain import advantage_table, binary_advantages, fmt, format_credit, format_steps  # noqa: E402
-from srgrpo.explain import format_tau_limits, tau_limits  # noqa: E402
+from srgrpo.plots.advantage_figures import plot_advantages, plot_binary, plot_tau_sweep  # noqa: E402
+from srgrpo.plots.explain import advantage_table, binary_advantages, fmt, format_credit, format_steps  # noqa: E402
+from srgrpo.plots.explain import format_tau_limits, tau_limits  # noqa: E402
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]

@@ -1,4 +1,4 @@
-"""Tests for srgrpo.gsm8k: file lookup, validation, the hub fallback and the command line. All offline."""
+"""Tests for srgrpo.tasks.gsm8k: file lookup, validation, the hub fallback and the command line. All offline."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from srgrpo import gsm8k
-from srgrpo.gsm8k import SYSTEM_PROMPT, GSM8KUnavailableError, find_data_file, load_gsm8k
+from srgrpo import gsm8k as gsm8k_command
+from srgrpo.tasks import gsm8k
+from srgrpo.tasks.gsm8k import SYSTEM_PROMPT, GSM8KUnavailableError, find_data_file, load_gsm8k
 from conftest import REPO
 
 REPO_ROOT = REPO
@@ -323,14 +324,14 @@ def test_cli_info(tmp_path):
 def test_main_info_in_process(isolated, monkeypatch, capsys):
     write_jsonl(isolated / "env", "test", rows=ROWS[:2])
     monkeypatch.setenv(gsm8k.ENV_DATA_DIR, str(isolated / "env"))
-    assert gsm8k.main(["info"]) == 1  # train is missing
+    assert gsm8k_command.main(["info"]) == 1  # train is missing
     out = capsys.readouterr().out
     assert f"test: 2 problems in {isolated / 'env' / 'test.jsonl'}" in out
     assert "train: not found locally" in out and "python -m srgrpo.gsm8k download" in out
 
 
 def test_main_info_missing_data_dir(isolated, capsys):
-    assert gsm8k.main(["info", "--data_dir", str(isolated / "nothing")]) == 1
+    assert gsm8k_command.main(["info", "--data_dir", str(isolated / "nothing")]) == 1
     err = capsys.readouterr().err
     assert str(isolated / "nothing" / "train.jsonl") in err
     assert str(isolated / "nothing" / "test.jsonl") in err
@@ -341,7 +342,7 @@ def test_main_download_in_process(isolated, monkeypatch, capsys):
 
     monkeypatch.setattr(gsm8k, "_hub_probably_reachable", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", lambda name, config, split: ROWS[:3])
-    assert gsm8k.main(["download", "--data_dir", str(isolated / "out")]) == 0
+    assert gsm8k_command.main(["download", "--data_dir", str(isolated / "out")]) == 0
     out = capsys.readouterr().out
     assert f"train: 3 problems -> {isolated / 'out' / 'train.jsonl'}" in out
     assert "test: 3 problems" in out
@@ -349,6 +350,6 @@ def test_main_download_in_process(isolated, monkeypatch, capsys):
 
 def test_main_requires_a_command(capsys):
     with pytest.raises(SystemExit) as excinfo:
-        gsm8k.main([])
+        gsm8k_command.main([])
     assert excinfo.value.code == 2
     assert "download" in capsys.readouterr().err

@@ -1,11 +1,11 @@
-"""The synthetic word problems (srgrpo.lab.tasks) and the lab's control trainer (srgrpo.lab.real_runs)."""
+"""The synthetic word problems (srgrpo.tasks.arithmetic) and the lab's control trainer (srgrpo.lab.real_runs)."""
 
 from __future__ import annotations
 
 import pytest
 
-from srgrpo.lab.tasks import TEMPLATES, generate_problems, make_splits
-from srgrpo.rewards import correctness_reward, extract_gold_answer
+from srgrpo.tasks.arithmetic import TEMPLATES, generate_problems, make_splits
+from srgrpo.tasks.rewards import correctness_reward, extract_gold_answer
 
 
 def test_generator_is_deterministic():
@@ -56,7 +56,7 @@ def test_control_trainer_replaces_the_advantages(tmp_path, tiny_dir, method):
 
     from srgrpo.config import SRGRPOConfig
     from srgrpo.lab.real_runs import control_trainer_class
-    from srgrpo.tiny import load_tiny
+    from srgrpo.models.tiny import load_tiny
 
     model, tokenizer = load_tiny(tiny_dir)
     train, _ = make_splits(16, 0, seed=0)

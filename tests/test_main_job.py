@@ -1,4 +1,4 @@
-"""Notebook 4's plan (:mod:`srgrpo.main_job`) and the per-step table (:mod:`srgrpo.step_table`)."""
+"""Notebook 4's plan (:mod:`srgrpo.train.main_job`) and the per-step table (:mod:`srgrpo.train.step_table`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-import srgrpo.main_job as M
-from srgrpo.step_table import StepTable, step_rows, summary_lines
+import srgrpo.train.main_job as M
+from srgrpo.train.step_table import StepTable, step_rows, summary_lines
 from srgrpo.train import parse_args
 
 

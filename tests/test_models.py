@@ -1,4 +1,4 @@
-"""srgrpo.models: the policy loader (transformers + peft path on a CPU) and the evaluation loader."""
+"""srgrpo.models.loading: the policy loader (transformers + peft path on a CPU) and the evaluation loader."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from srgrpo.models import (
+from srgrpo.models.loading import (
     DEFAULT_MODEL,
     LORA_TARGET_MODULES,
     ModelLoadError,
@@ -18,7 +18,7 @@ from srgrpo.models import (
 
 
 def test_default_model_is_documented():
-    import srgrpo.models as m
+    import srgrpo.models.loading as m
 
     assert DEFAULT_MODEL == "Qwen/Qwen2.5-1.5B-Instruct"
     assert "T4" in m.__doc__ and DEFAULT_MODEL in m.__doc__

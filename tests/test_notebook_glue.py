@@ -13,7 +13,7 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 from srgrpo.lab import bandit_taus  # noqa: E402
-from srgrpo.advantage_figures import plot_advantages  # noqa: E402
+from srgrpo.plots.advantage_figures import plot_advantages  # noqa: E402
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # noqa: E402
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402

@@ -7,15 +7,8 @@ import json
 import pytest
 from matplotlib.figure import Figure
 
-from srgrpo.plots import (
-    ema,
-    load_log_history,
-    main,
-    plot_accuracy,
-    plot_training,
-    training_panels,
-    wilson_interval,
-)
+from srgrpo.plots import load_log_history, main, plot_accuracy, plot_training, training_panels
+from srgrpo.plumbing.stats import ema, wilson_interval
 
 
 def fake_history(steps: int = 12, *, kl: bool = True, soft: bool = True, funcs=("correctness_reward", "format_reward")):

@@ -1,4 +1,4 @@
-"""Tests for srgrpo.rewards: a table of tricky answers, properties, linear time, and every GSM8K gold solution."""
+"""Tests for srgrpo.tasks.rewards: a table of tricky answers, properties, linear time, and every GSM8K gold solution."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srgrpo.rewards import (
+from srgrpo.tasks.rewards import (
     ANSWER_FORMAT,
     ANSWER_MARKER,
     completion_to_text,
@@ -309,7 +309,7 @@ class _FakeTrainer:
 
 
 def test_cut_off_is_read_from_trl_kwargs():
-    from srgrpo.rewards import cut_off_flags
+    from srgrpo.tasks.rewards import cut_off_flags
 
     trainer = _FakeTrainer()
     ids = [[5, 6, 2], [5, 6, 7], [5, 0], []]  # stopped, ran to the limit, padded, empty
@@ -519,7 +519,7 @@ def gsm8k_dir(split: str) -> Path | None:
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_every_gold_solution_scores_full_marks(split, capsys):
-    from srgrpo.gsm8k import load_gsm8k
+    from srgrpo.tasks.gsm8k import load_gsm8k
 
     folder = gsm8k_dir(split)
     if folder is None:

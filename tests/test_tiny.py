@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from srgrpo.tiny import CHAT_TEMPLATE, build_tiny_model, build_tiny_tokenizer, load_tiny, tiny_model_dir
+from srgrpo.models.tiny import CHAT_TEMPLATE, build_tiny_model, build_tiny_tokenizer, load_tiny, tiny_model_dir
 
 
 def test_architecture_and_size(tiny_dir):

@@ -184,7 +184,7 @@ def test_default_output_dir_and_flag_forms():
 
 
 def test_bad_inputs_give_clear_errors(tmp_path, capsys):
-    from srgrpo.train import main, parse_args, resolve_reward_funcs, _resolve_resume
+    from srgrpo.train.command import _resolve_resume, main, parse_args, resolve_reward_funcs
 
     assert main(["--preset", "no_such_preset"]) == 2
     err = capsys.readouterr().err
@@ -325,7 +325,7 @@ def test_eval_resumes_without_regenerating(tmp_path, monkeypatch, data_dir):
 
 
 def test_read_records_rejects_damage_in_the_middle(tmp_path):
-    from srgrpo.eval_gsm8k import read_records
+    from srgrpo.eval_gsm8k.records import read_records
 
     path = tmp_path / "r.jsonl"
     path.write_text('{"index": 0, "settings_id": "a"}\nnot json\n{"index": 2, "settings_id": "a"}\n')

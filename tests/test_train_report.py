@@ -1,4 +1,4 @@
-"""What the train command tells its user (srgrpo.train_report): the next commands, the summary, the model card."""
+"""What the train command tells its user (srgrpo.train.report): the next commands, the summary, the model card."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from srgrpo import train_report as R
+from srgrpo.train import report as R
 from srgrpo.train import parse_args
 
 from conftest import REPO
@@ -51,7 +51,7 @@ def test_the_final_report_says_what_moved_and_what_to_run_next():
 
 
 def test_the_model_card_names_the_hub_model_not_a_local_folder(tmp_path):
-    from srgrpo.smollm2 import SMOLLM2_HUB_ID
+    from srgrpo.models.smollm2 import SMOLLM2_HUB_ID
 
     assert R._base_model_id("smollm2") == SMOLLM2_HUB_ID
     assert R._base_model_id("Qwen/Qwen2.5-1.5B-Instruct") == "Qwen/Qwen2.5-1.5B-Instruct"

@@ -83,8 +83,8 @@ from srgrpo.lab.methods import (
     method_label,
 )
 from srgrpo.lab.bandit_figures import THRESHOLD, bandit_taus, format_table, plot_bandit
-from srgrpo.runtime import torch_threads
-from srgrpo.stats import mean_ci95, rounded, t_quantile_975
+from srgrpo.plumbing.runtime import torch_threads
+from srgrpo.plumbing.stats import mean_ci95, rounded, t_quantile_975
 
 __all__ = [
     "DEFAULTS",
@@ -165,7 +165,7 @@ def run_bandit(
     """
     lr = _check_config(seeds, steps, prompts, answers, k, lr, seed, reward)
     method_label(method, tau)  # validates method and tau before any work
-    # About a thousand numbers per tensor: one thread beats several (see srgrpo.runtime.torch_threads).
+    # About a thousand numbers per tensor: one thread beats several (see srgrpo.plumbing.runtime.torch_threads).
     with torch_threads(1):
         return _run(method, tau, seeds, steps, prompts, answers, k, lr, seed, reward)
 
@@ -213,7 +213,7 @@ def _checkpoints(steps: int, checkpoints: Iterable[int] | None) -> list[int]:
 def summarise_curves(curves: torch.Tensor, checkpoints: Sequence[int], threshold: float = THRESHOLD) -> dict[str, Any]:
     """Checkpoints, steps to ``threshold`` and the mean curve with its band, from ``(seeds, steps+1)`` curves.
 
-    Every interval is the 95% Student-t interval over seeds (:func:`srgrpo.stats.mean_ci95`).
+    Every interval is the 95% Student-t interval over seeds (:func:`srgrpo.plumbing.stats.mean_ci95`).
     ``steps_to_80`` averages, over the seeds that reached the threshold, the first step whose
     fraction is ``>= threshold``; ``reached`` and ``never`` count the seeds, and its mean is
     ``None`` when no seed got there (such seeds are not in the mean: read it with ``reached``).

@@ -1,5 +1,5 @@
 """The real-model lab's figures and plain-text tables, drawn from its JSON (:mod:`srgrpo.lab.real`), never from a
-live model, in the kit's one palette (:mod:`srgrpo.palette`):
+live model, in the kit's one palette (:mod:`srgrpo.plots.palette`):
 
 * :func:`plot_real_heldout`: held-out rates after training, every seed a dot, the mean a bar across them, the
   pretrained model a dashed line (no interval of a mean around a rate: it could leave [0, 100]);
@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from srgrpo.palette import method_style, run_label
-from srgrpo.stats import interval_text, p_text
+from srgrpo.plots.palette import method_style, run_label
+from srgrpo.plumbing.stats import interval_text, p_text
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
            "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",

@@ -18,8 +18,8 @@ from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
 from srgrpo.notebook.setup import load_results, setup_notebook
-from srgrpo.palette import run_label
-from srgrpo.step_table import attach_step_table
+from srgrpo.plots.palette import run_label
+from srgrpo.train.step_table import attach_step_table
 
 __all__ = [
     "show_prompt",
@@ -51,7 +51,7 @@ def show_prompt(index: int = 0, model: str = "smollm2") -> str:
     followed by the gold answer."""
     from transformers import AutoTokenizer
 
-    from srgrpo.models import resolve_model_path
+    from srgrpo.models.loading import resolve_model_path
 
     problem = heldout_problems(index + 1)[index]
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
