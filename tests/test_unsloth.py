@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import unsloth_support as us
-from test_train_eval import write_synthetic_gsm8k
+from conftest import write_synthetic_gsm8k
 
 pytestmark = [
     pytest.mark.unsloth,

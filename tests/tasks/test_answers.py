@@ -16,7 +16,7 @@ from srgrpo.tasks.numbers import find_numbers, format_value, normalize_number, p
 from srgrpo.tasks.rewards import correctness_reward
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TABLE = Path(__file__).parent / "data" / "labelled_answers.jsonl"
+TABLE = Path(__file__).parent / "labelled_answers.jsonl"
 
 
 def load_table() -> list[dict]:

@@ -11,7 +11,7 @@ import torch
 from srgrpo import SRGRPOTrainer
 from srgrpo.models.tiny import load_tiny
 
-from test_cpu_generation import lora_model
+from test_sampling import lora_model
 from test_trainer import prompts_dataset, small_config
 
 pytestmark = pytest.mark.trains_with_trl

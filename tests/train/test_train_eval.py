@@ -15,26 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_module as run, subprocess_env
+from conftest import run_module as run, subprocess_env, write_synthetic_gsm8k
 
-NAMES = ["Ava", "Ben", "Chen", "Dina", "Eli", "Hana", "Omar", "Rosa"]
-
-
-def write_synthetic_gsm8k(folder: Path, n_train: int = 16, n_test: int = 8) -> dict[str, str]:
-    """GSM8K-format train.jsonl / test.jsonl with short problems; returns {question: gold}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    golds = {}
-    for split, n, offset in (("train", n_train, 0), ("test", n_test, 100)):
-        lines = []
-        for i in range(n):
-            a, b = offset + i + 2, i + 3
-            name = NAMES[i % len(NAMES)]
-            q = f"{name} has {a} apples and buys {b} more. How many apples does {name} have now?"
-            sol = f"{name} has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"
-            lines.append(json.dumps({"question": q, "answer": sol}))
-            golds[q] = str(a + b)
-        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
-    return golds
 
 
 @pytest.fixture(scope="module")

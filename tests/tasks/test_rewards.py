@@ -508,8 +508,8 @@ def gsm8k_dir(split: str) -> Path | None:
     here = Path(__file__).resolve()
     candidates = [
         Path(os.environ["SRGRPO_DATA_DIR"]) if os.environ.get("SRGRPO_DATA_DIR") else None,
-        here.parents[1] / "data" / "gsm8k",
-        here.parents[2] / "shared" / "data" / "gsm8k",
+        here.parents[2] / "data" / "gsm8k",
+        here.parents[3] / "shared" / "data" / "gsm8k",
     ]
     for folder in candidates:
         if folder is not None and (folder / f"{split}.jsonl").is_file():
