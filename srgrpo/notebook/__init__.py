@@ -8,7 +8,6 @@ holds what only that notebook needs, re-exporting the rest of what the notebook 
 - :mod:`srgrpo.notebook.soft_advantage`: notebook 1, ``01_soft_advantage``;
 - :mod:`srgrpo.notebook.advantage_lab`: notebook 2, ``02_advantage_lab``;
 - :mod:`srgrpo.notebook.trainer_on_cpu`: notebook 3, ``03_trainer_on_cpu`` (SRGRPOTrainer on a real model);
-- :mod:`srgrpo.notebook.widgets`: the names notebooks 1 and 2 import in one line;
 - :mod:`srgrpo.notebook.colab`: the notebooks' first cell on Colab (installs the pinned set; standard library only,
   because it runs by path before anything is installed).
 

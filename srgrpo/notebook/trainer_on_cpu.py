@@ -12,8 +12,9 @@ import statistics
 from dataclasses import replace
 from typing import Any, Mapping
 
-from srgrpo.lab.real_figures import (aim_misses, change_text, format_comparisons, format_table,
-                                     plot_real_comparisons, plot_real_curves, plot_real_heldout)
+from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, change_text, format_comparisons,
+                                     format_table, plot_real_comparisons, plot_real_curves, plot_real_heldout,
+                                     seeds_at_format_bar)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
@@ -133,7 +134,7 @@ def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
     return "\n".join(blocks)
 
 
-def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
+def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR, accuracy_bar: float = ACCURACY_BAR) -> str:
     """A compact table of what the JSON supports, method by method, then the declared comparisons.
 
     Columns: the accuracy change from the pretrained model with its 95 % interval over seeds; the seeds whose strict
@@ -146,10 +147,8 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
     lines = [f"{'method':<{width}}{'accuracy change [95%]':<26}{f'strict format >= {format_bar:.0f}%':<24}aim",
              "-" * (width + 70)]
     for m in methods:
-        strict = m["per_seed"]["strict_format"]
-        change = m["change"]["accuracy"]
-        cell = change_text(change, "")
-        reached = f"{sum(v >= format_bar for v in strict)} of {len(strict)} seeds"
+        cell = change_text(m["change"]["accuracy"], "")
+        reached = "{} of {} seeds".format(*seeds_at_format_bar(m, format_bar))
         misses = aim_misses(m, format_bar, accuracy_bar)
         aim = "(control)" if m["control"] else ("no: " + "; ".join(misses) if misses else "yes")
         lines.append(f"{run_label(m):<{width}}{cell:<26}{reached:<24}{aim}")

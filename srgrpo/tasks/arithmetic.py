@@ -98,71 +98,35 @@ def _apply(x: int, op: str, y: int) -> int:
 _Template = Callable[[random.Random, str, str, str], "tuple[str, list[tuple[int, str, int]]]"]
 
 
-def _t_add_buy(rng, n, m, it):
-    a, b = _add(rng)
-    return f"{n} has {a} {it}. {n} buys {b} more. How many {it} does {n} have now?", [(a, "+", b)]
+#: The one-operation templates: (operation, question). The question's ``{a}`` and ``{b}`` are the operation's
+#: operands as its draw returns them (``a op b``), except the one marked ``swap``, whose story states them the other
+#: way round (``b op a``: ``{b}`` a day for ``{a}`` days).
+_ONE_STEP: tuple[tuple[str, str, bool], ...] = (
+    ("+", "{n} has {a} {it}. {n} buys {b} more. How many {it} does {n} have now?", False),
+    ("+", "{n} picks {a} {it} in the morning and {b} {it} in the afternoon. How many {it} does {n} pick in total?",
+     False),
+    ("+", "One shelf holds {a} {it} and another shelf holds {b} {it}. How many {it} are on both shelves?", False),
+    ("-", "{n} has {a} {it} and gives away {b}. How many {it} does {n} have left?", False),
+    ("-", "{n} had {a} {it}. {n} lost {b} of them. How many {it} does {n} have now?", False),
+    ("-", "There are {a} {it} in a jar. {n} takes {b}. How many {it} remain in the jar?", False),
+    ("-", "{n} has {a} {it} and {m} has {b} {it}. How many more {it} does {n} have than {m}?", False),
+    ("*", "{n} has {a} bags with {b} {it} in each bag. How many {it} does {n} have?", False),
+    ("*", "{n} buys {a} packs of {it}. Each pack has {b} {it}. How many {it} does {n} buy?", False),
+    ("*", "{n} collects {b} {it} every day for {a} days. How many {it} does {n} collect?", True),
+    ("/", "{n} shares {a} {it} equally among {b} friends. How many {it} does each friend get?", False),
+    ("/", "{n} puts {a} {it} into {b} equal piles. How many {it} are in each pile?", False),
+)
+_DRAWS = {"+": _add, "-": _sub, "*": _mul, "/": _div}
 
 
-def _t_add_pick(rng, n, m, it):
-    a, b = _add(rng)
-    return (f"{n} picks {a} {it} in the morning and {b} {it} in the afternoon. "
-            f"How many {it} does {n} pick in total?"), [(a, "+", b)]
+def _one_step(op: str, question: str, swap: bool) -> _Template:
+    """A one-operation template: draw the operands for ``op``, write the question."""
 
+    def template(rng, n, m, it):
+        a, b = _DRAWS[op](rng)
+        return question.format(n=n, m=m, it=it, a=a, b=b), [(b, op, a) if swap else (a, op, b)]
 
-def _t_add_boxes(rng, n, m, it):
-    a, b = _add(rng)
-    return (f"One shelf holds {a} {it} and another shelf holds {b} {it}. "
-            f"How many {it} are on both shelves?"), [(a, "+", b)]
-
-
-def _t_sub_give(rng, n, m, it):
-    a, b = _sub(rng)
-    return f"{n} has {a} {it} and gives away {b}. How many {it} does {n} have left?", [(a, "-", b)]
-
-
-def _t_sub_lose(rng, n, m, it):
-    a, b = _sub(rng)
-    return f"{n} had {a} {it}. {n} lost {b} of them. How many {it} does {n} have now?", [(a, "-", b)]
-
-
-def _t_sub_jar(rng, n, m, it):
-    a, b = _sub(rng)
-    return f"There are {a} {it} in a jar. {n} takes {b}. How many {it} remain in the jar?", [(a, "-", b)]
-
-
-def _t_sub_compare(rng, n, m, it):
-    a, b = _sub(rng)
-    return (f"{n} has {a} {it} and {m} has {b} {it}. "
-            f"How many more {it} does {n} have than {m}?"), [(a, "-", b)]
-
-
-def _t_mul_bags(rng, n, m, it):
-    a, b = _mul(rng)
-    return f"{n} has {a} bags with {b} {it} in each bag. How many {it} does {n} have?", [(a, "*", b)]
-
-
-def _t_mul_packs(rng, n, m, it):
-    a, b = _mul(rng)
-    return (f"{n} buys {a} packs of {it}. Each pack has {b} {it}. "
-            f"How many {it} does {n} buy?"), [(a, "*", b)]
-
-
-def _t_mul_days(rng, n, m, it):
-    a, b = _mul(rng)
-    return (f"{n} collects {b} {it} every day for {a} days. "
-            f"How many {it} does {n} collect?"), [(b, "*", a)]
-
-
-def _t_div_share(rng, n, m, it):
-    a, b = _div(rng)
-    return (f"{n} shares {a} {it} equally among {b} friends. "
-            f"How many {it} does each friend get?"), [(a, "/", b)]
-
-
-def _t_div_groups(rng, n, m, it):
-    a, b = _div(rng)
-    return (f"{n} puts {a} {it} into {b} equal piles. "
-            f"How many {it} are in each pile?"), [(a, "/", b)]
+    return template
 
 
 def _t_mul_add(rng, n, m, it):
@@ -251,8 +215,7 @@ def _t_sub_sub(rng, n, m, it):
 
 #: The templates: the first 12 take one operation, the last 12 two chained ones.
 TEMPLATES: tuple[_Template, ...] = (
-    _t_add_buy, _t_add_pick, _t_add_boxes, _t_sub_give, _t_sub_lose, _t_sub_jar,
-    _t_sub_compare, _t_mul_bags, _t_mul_packs, _t_mul_days, _t_div_share, _t_div_groups,
+    *(_one_step(op, question, swap) for op, question, swap in _ONE_STEP),
     _t_mul_add, _t_add_sub, _t_add_mul, _t_sub_add, _t_mul_sub, _t_add_div,
     _t_mul_mul, _t_sub_mul, _t_add_more, _t_mul_together, _t_div_add, _t_sub_sub,
 )

@@ -259,10 +259,13 @@ def _cuda_available() -> bool:
 
 
 def _precision_note(script_args: ScriptArguments, training_args) -> str:
-    """Why the CPU path runs in the precision it does (the loading notice and srgrpo_config.yaml say it)."""
-    from srgrpo.models.cpu_precision import choose_cpu_precision
+    """Why the CPU path runs in the precision it does (the loading notice and srgrpo_config.yaml say it), from the
+    choice :func:`srgrpo.train.settings.parse_args` made (the command decides the CPU precision once)."""
+    choice = script_args.cpu_choice
+    if choice is None:  # ScriptArguments built by hand, not by parse_args
+        from srgrpo.models.cpu_precision import choose_cpu_precision
 
-    choice = choose_cpu_precision(script_args.cpu_precision)
+        choice = choose_cpu_precision(script_args.cpu_precision)
     if choice.bf16 != bool(training_args.bf16):
         return f"--bf16 {str(bool(training_args.bf16)).lower()} given, over {choice.note()}"
     return choice.note()

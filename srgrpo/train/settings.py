@@ -98,6 +98,10 @@ class ScriptArguments:
                           "measures it faster, else float32; srgrpo.models.cpu_precision), float32 or bfloat16.",
                   "choices": ["auto", "float32", "bfloat16"]},
     )
+    #: What ``--cpu_precision`` decided on this machine (a :class:`srgrpo.models.cpu_precision.CPUPrecision`; None on a
+    #: GPU): decided once by :func:`parse_args`, read by the command's loading notice. Not a flag: no annotation, so
+    #: the dataclass (and the parser, and the resolved config) leave it out.
+    cpu_choice = None
     max_seq_length: int | None = field(
         default=None, metadata={"help": "Unsloth's max_seq_length (default max_prompt_length + max_completion_length)."}
     )
@@ -315,6 +319,7 @@ def parse_args(argv: list[str] | None = None):
         parser.set_defaults_with_config(bf16=precision.bf16, fp16=False)
     script_args, training_args = parser.parse_args_and_config(argv)
     script_args.preset = str(resolve_preset(preset)) if preset else None
+    script_args.cpu_choice = precision
     notice = _fallback_optimizer(training_args)
     if notice and is_main_process():
         print(notice, flush=True)

@@ -49,9 +49,9 @@ def test_setup_cells_install_the_pinned_set_through_srgrpo_colab():
 
 def test_the_module_runs_standalone_without_the_kit_installed():
     # The cell runs srgrpo/notebook/colab.py by path before anything is installed: it must import only the standard library.
-    namespace = runpy.run_path(str(REPO / "srgrpo" / "colab.py"))
+    namespace = runpy.run_path(str(REPO / "srgrpo" / "notebook" / "colab.py"))
     assert callable(namespace["install"]) and namespace["REPOSITORY_URL"] == colab.REPOSITORY_URL
-    source = (REPO / "srgrpo" / "colab.py").read_text()
+    source = (REPO / "srgrpo" / "notebook" / "colab.py").read_text()
     imported = set(re.findall(r"^(?:import|from) ([\w.]+)", source, re.M))
     assert imported <= {"__future__", "importlib.metadata", "json", "os", "subprocess", "sys", "tempfile", "pathlib"}
 

@@ -265,7 +265,7 @@ class FakeGenerator:
 
 
 def test_eval_resumes_without_regenerating(tmp_path, monkeypatch, data_dir):
-    import srgrpo.eval_gsm8k as ev
+    import srgrpo.eval_gsm8k.command as ev
 
     golds = write_synthetic_gsm8k(tmp_path / "data")
     fake = FakeGenerator(golds)
