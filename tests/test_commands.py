@@ -33,7 +33,7 @@ def test_every_command_answers_help(module):
 def test_the_public_names_import_from_the_top():
     code = ("from srgrpo import MODES, SRGRPOConfig, SRGRPOTrainer, grpo_advantages, group_zscores, soft_advantages, "
             "soft_weights, __version__; from srgrpo.lab import compare_bandit, plot_bandit; "
-            "from srgrpo.plots import plot_accuracy, plot_training; from srgrpo.train import main, parse_args; "
+            "from srgrpo.plots import plot_accuracy, plot_training; from srgrpo.train.command import main, parse_args; "
             "from srgrpo.eval_gsm8k import evaluate; print(SRGRPOTrainer.__name__)")
     proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), cwd=REPO, capture_output=True,
                           text=True, timeout=240)

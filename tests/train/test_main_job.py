@@ -9,7 +9,7 @@ import pytest
 
 import srgrpo.train.main_job as M
 from srgrpo.train.step_table import StepTable, step_rows, summary_lines
-from srgrpo.train import parse_args
+from srgrpo.train.settings import parse_args
 
 
 def test_cpu_plan_trains_smollm2_briefly_and_says_what_it_shows(monkeypatch):
@@ -90,7 +90,7 @@ def test_report_and_saved_files(tmp_path):
 
 
 def test_settings_table_shows_both_presets_from_their_files():
-    from srgrpo.train import preset_settings
+    from srgrpo.train.settings import preset_settings
 
     text = M.plan_main_job("cpu").settings_table()
     header, *rows = text.splitlines()

@@ -136,7 +136,7 @@ def test_trained_adapter_evaluates(trained_run, workdir, env, data_dir):
 
 
 def test_cli_overrides_preset(tmp_path):
-    from srgrpo.train import parse_args
+    from srgrpo.train.settings import parse_args
 
     script, args = parse_args(["--preset", "tiny_cpu", "--tau", "0.2", "--soft_advantage", "per_sample",
                                "--learning_rate", "3e-4", "--reward_funcs", "correctness",
@@ -159,7 +159,7 @@ def test_cli_overrides_preset(tmp_path):
 
 
 def test_default_output_dir_and_flag_forms():
-    from srgrpo.train import parse_args
+    from srgrpo.train.settings import parse_args
 
     _, args = parse_args(["--preset=tiny_cpu", "--max_steps=7"])
     assert args.max_steps == 7 and Path(args.output_dir) == Path("runs/tiny_cpu")
@@ -193,7 +193,7 @@ def test_bad_inputs_give_clear_errors(tmp_path, capsys):
 
 
 def test_dry_run_writes_resolved_config(tmp_path):
-    from srgrpo.train import main
+    from srgrpo.train.command import main
 
     assert main(["--preset", "gsm8k_t4", "--dry_run", "--output_dir", str(tmp_path), "--tau", "0.25"]) == 0
     resolved = yaml.safe_load((tmp_path / "srgrpo_config.yaml").read_text())
@@ -204,7 +204,8 @@ def test_dry_run_writes_resolved_config(tmp_path):
 
 
 def test_presets_are_listed_and_valid(capsys):
-    from srgrpo.train import available_presets, main, parse_args
+    from srgrpo.train.command import main
+    from srgrpo.train.settings import available_presets, parse_args
 
     assert {"tiny_cpu", "gsm8k_t4"} <= set(available_presets())
     assert main(["--list_presets"]) == 0
@@ -330,7 +331,7 @@ def test_eval_cli_errors(tmp_path, monkeypatch, capsys, data_dir):
 
 
 def test_no_preset_picks_the_one_for_this_machine(capsys):
-    from srgrpo.train import parse_args
+    from srgrpo.train.settings import parse_args
 
     # CPU here: the quickstart's bare `python -m srgrpo.train` is the CPU main job, a real model on easy problems.
     script, args = parse_args([])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from srgrpo.train import report as R
-from srgrpo.train import parse_args
+from srgrpo.train.settings import parse_args
 
 from conftest import REPO
 
