@@ -7,8 +7,8 @@ linear layer of SmolLM2-135M-Instruct, the loss in 2 micro-batches of 8. Variant
 peak memory is its own), the same seed and problems:
 
 * ``trl``: TRL's own ``GRPOTrainer`` + peft, float32 weights, ``model.generate`` (what the kit did before);
-* ``kit``: ``python -m srgrpo.train``'s trainer as a user gets it: the CPU's precision (:mod:`srgrpo.cpu_precision`)
-  and the fast sampler (:mod:`srgrpo.cpu_generation`);
+* ``kit``: ``python -m srgrpo.train``'s trainer as a user gets it: the CPU's precision (:mod:`srgrpo.models.cpu_precision`)
+  and the fast sampler (:mod:`srgrpo.cpu.sampling`);
 * ``kit_trl_generate``: the kit with ``--cpu_fast_generation false`` (to attribute the gain).
 
 For each it prints the split of a step (generation, reward scoring, loss forward + backward, optimizer, the rest),
@@ -60,8 +60,8 @@ def run_variant(name: str, steps: int, threads: int, profile: bool) -> dict:
     import transformers
 
     torch.set_num_threads(threads)
-    from srgrpo.cpu_precision import choose_cpu_precision
-    from srgrpo.train import _build_trainer, parse_args, resolve_reward_funcs
+    from srgrpo.models.cpu_precision import choose_cpu_precision
+    from srgrpo.train.command import _build_trainer, parse_args, resolve_reward_funcs
 
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
@@ -157,7 +157,7 @@ def main() -> None:
     if a.variant:
         print("RESULT " + json.dumps(run_variant(a.variant, a.steps, a.threads, a.profile)), flush=True)
         return
-    from srgrpo.cpu_precision import choose_cpu_precision, cpu_model_name, native_bf16_flags
+    from srgrpo.models.cpu_precision import choose_cpu_precision, cpu_model_name, native_bf16_flags
 
     import torch
 

@@ -23,10 +23,10 @@ def main() -> None:
     a = p.parse_args()
     import torch
 
-    import srgrpo.generation as generation
-    from srgrpo.cpu_precision import choose_cpu_precision
-    from srgrpo.models import load_for_inference
-    from srgrpo.word_problems import load_problems
+    import srgrpo.cpu.greedy as generation
+    from srgrpo.models.cpu_precision import choose_cpu_precision
+    from srgrpo.models.loading import load_for_inference
+    from srgrpo.tasks.word_problems import load_problems
 
     torch.set_num_threads(a.threads)
     precision = choose_cpu_precision("auto")

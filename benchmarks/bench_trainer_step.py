@@ -37,7 +37,7 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     from srgrpo import SRGRPOConfig, SRGRPOTrainer
-    from srgrpo.tiny import load_tiny
+    from srgrpo.models.tiny import load_tiny
 
     torch.set_num_threads(a.threads)
     warnings.filterwarnings("ignore")

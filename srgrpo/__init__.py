@@ -6,7 +6,7 @@
 
 The advantage functions are imported eagerly (they need only torch); the config and trainer are
 imported on first use, because importing them imports TRL, and, on a CUDA machine with Unsloth
-installed, Unsloth first (see :mod:`srgrpo.unsloth_compat`).
+installed, Unsloth first (see :mod:`srgrpo.models.unsloth_compat`).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class MainJobSettings:
 
 def _rate(summary: dict[str, Any], key: str, with_interval: bool = False) -> str:
     """``15/64 (23.4%)``, with ``[14.7, 35.1]`` (the 95 % Wilson interval) when asked."""
-    from srgrpo.stats import wilson_interval
+    from srgrpo.plumbing.stats import wilson_interval
 
     n = summary["n"]
     k = summary["correct"] if key == "accuracy" else round(summary[key] * n)
@@ -77,7 +77,7 @@ def verdict_lines(before: dict[str, Any], after: dict[str, Any], figures: Sequen
 def _output_dir(settings: MainJobSettings, preset: str) -> Path | str:
     """The run's folder, or an error message when it would overwrite or silently mix with an earlier run."""
     if settings.output_dir is None:
-        from srgrpo.runtime import new_run_dir
+        from srgrpo.plumbing.runtime import new_run_dir
 
         return Path(new_run_dir(Path("runs") / f"main-{preset}"))
     folder = Path(settings.output_dir)
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --resume and --overwrite contradict each other; choose one", file=sys.stderr)
         return 2
 
-    from srgrpo.main_job import plan_main_job
+    from srgrpo.train.main_job import plan_main_job
 
     plan = plan_main_job(settings.device, cpu_steps=settings.max_steps, gsm8k_check=0)
     folder = _output_dir(settings, plan.preset)
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.eval_batch_size = min(plan.eval_batch_size, settings.eval_limit)
     print(plan.describe(), flush=True)
 
-    from srgrpo import train
+    from srgrpo.train import command as train
     from srgrpo.eval_gsm8k import evaluate
 
     def held_out(adapter: str | None, name: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ unchanged. SR-GRPO adds:
   become advantages (see :mod:`srgrpo.advantages`);
 - ``max_prompt_length`` (default 256): TRL 1.x dropped this field; SR-GRPO keeps it, and the
   trainer left-truncates longer prompts (in tokens, before generation) with a warning that counts them;
-- ``cpu_fast_generation`` (default true): on a CPU, completions are sampled by :mod:`srgrpo.cpu_generation`
-  (same distribution, less overhead; see :mod:`srgrpo.cpu_fast_path`).
+- ``cpu_fast_generation`` (default true): on a CPU, completions are sampled by :mod:`srgrpo.cpu.sampling`
+  (same distribution, less overhead; see :mod:`srgrpo.cpu.fast_path`).
 
 and uses the specification's defaults where they differ from TRL's: ``num_generations=8``,
 ``beta=0.1`` (TRL: 0.0, so no reference model), ``max_completion_length=512``, ``use_vllm=False``.
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from srgrpo.advantages import validate_mode, validate_tau
-from srgrpo.unsloth_compat import grpo_base_classes
+from srgrpo.models.unsloth_compat import grpo_base_classes
 
 __all__ = ["SRGRPOConfig"]
 
@@ -75,14 +75,14 @@ class SRGRPOConfig(_GRPOConfig):
         default=True,
         metadata={
             "help": "On a CPU, the loss runs each distinct prompt of a micro-batch once and shares its key/value cache "
-            "with the rows of its group (srgrpo.cpu_fast_path); false: TRL's full pass over every row."
+            "with the rows of its group (srgrpo.cpu.fast_path); false: TRL's full pass over every row."
         },
     )
     cpu_fast_generation: bool = field(
         default=True,
         metadata={
             "help": "On a CPU, sample completions from a merged copy of the policy with a static cache, one prefill "
-            "per distinct prompt and an inverse-CDF sampler (srgrpo.cpu_generation); false: TRL's model.generate."
+            "per distinct prompt and an inverse-CDF sampler (srgrpo.cpu.sampling); false: TRL's model.generate."
         },
     )
 

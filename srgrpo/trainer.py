@@ -22,14 +22,14 @@ gathered reward matrix; after TRL's ``_generate_and_score_completions`` returns,
 reward :math:`r = \sum_f \lambda_f r_f` is rebuilt exactly as TRL builds it, passed through
 :func:`srgrpo.advantages.soft_advantages` on the *global* vector, and this process's slice replaces
 ``output["advantages"]``. Because only these two methods are wrapped and both call ``super()``,
-the subclass also works on top of Unsloth's rewritten trainer (see :mod:`srgrpo.unsloth_compat`),
+the subclass also works on top of Unsloth's rewritten trainer (see :mod:`srgrpo.models.unsloth_compat`),
 which keeps the reward call and replaces the loss.
 
 It also logs ``soft_advantage_mean`` and ``soft_advantage_std`` (over all completions of the
 step) next to TRL's metrics, adds the specification's name ``completion_length`` (TRL's
 ``completions/mean_length``), shows SR's advantages in the ``log_completions`` table, and enforces
 ``max_prompt_length`` by left-truncating prompt tokens before generation. On a CPU its completions are sampled by
-:class:`srgrpo.cpu_fast_path.CPUFastPathMixin` (the same distribution as ``generate``, with less overhead).
+:class:`srgrpo.cpu.fast_path.CPUFastPathMixin` (the same distribution as ``generate``, with less overhead).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import torch
 
 from srgrpo.advantages import soft_advantages
 from srgrpo.config import SRGRPOConfig
-from srgrpo.cpu_fast_path import CPUFastPathMixin
-from srgrpo.unsloth_compat import ensure_unsloth_model_methods, grpo_base_classes
+from srgrpo.cpu.fast_path import CPUFastPathMixin
+from srgrpo.models.unsloth_compat import ensure_unsloth_model_methods, grpo_base_classes
 
 __all__ = ["SRGRPOTrainer", "combine_rewards"]
 
@@ -133,7 +133,7 @@ class SRGRPOTrainer(CPUFastPathMixin, _GRPOTrainer):
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         # Reward functions get a `cut_off` column: True where the completion ran to the token limit (TRL's own test:
         # it does not end in EOS or padding). The decoded text cannot show it, and trl 1.15, the version Unsloth
-        # runs, passes nothing else that does; a reward that pays for stopping needs it (srgrpo.rewards).
+        # runs, passes nothing else that does; a reward that pays for stopping needs it (srgrpo.tasks.rewards).
         stops = {*self.eos_token_ids, self._tokenizer.pad_token_id}
         inputs = [{**example, "cut_off": len(ids) > 0 and int(ids[-1]) not in stops}
                   for example, ids in zip(inputs, completion_ids_list)]

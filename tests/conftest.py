@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -62,7 +63,7 @@ def run_module(args: list[str], env: dict, cwd: Path, timeout: int = 240) -> sub
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     """The offline tiny Qwen2 model and tokenizer, built once into the repo's git-ignored cache."""
-    from srgrpo.tiny import tiny_model_dir
+    from srgrpo.models.tiny import tiny_model_dir
 
     return tiny_model_dir()
 
@@ -96,3 +97,23 @@ def close(a, b, tol=1e-12):
 
 def bar_heights(ax):
     return [p.get_height() for p in ax.patches]
+
+
+NAMES = ["Ava", "Ben", "Chen", "Dina", "Eli", "Hana", "Omar", "Rosa"]
+
+
+def write_synthetic_gsm8k(folder: Path, n_train: int = 16, n_test: int = 8) -> dict[str, str]:
+    """GSM8K-format train.jsonl / test.jsonl with short problems; returns {question: gold}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    golds = {}
+    for split, n, offset in (("train", n_train, 0), ("test", n_test, 100)):
+        lines = []
+        for i in range(n):
+            a, b = offset + i + 2, i + 3
+            name = NAMES[i % len(NAMES)]
+            q = f"{name} has {a} apples and buys {b} more. How many apples does {name} have now?"
+            sol = f"{name} has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"
+            lines.append(json.dumps({"question": q, "answer": sol}))
+            golds[q] = str(a + b)
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return golds

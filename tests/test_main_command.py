@@ -9,7 +9,7 @@ import pytest
 
 import srgrpo.__main__ as job
 from srgrpo.glossary import EVAL_KEYS, TERMS
-from srgrpo.stats import wilson_interval
+from srgrpo.plumbing.stats import wilson_interval
 
 
 def summary(n: int, correct: int, in_format: int, cut_off: int) -> dict:

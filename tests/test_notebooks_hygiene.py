@@ -103,7 +103,7 @@ def test_figures_are_stored_for_previews(nb_name):
     for b64 in images:
         raw = base64.b64decode("".join(b64) if isinstance(b64, list) else b64)
         assert raw.startswith(b"\x89PNG")
-        assert b"Software" not in raw, "PNG carries the matplotlib version: call srgrpo.widgets.setup_notebook()"
+        assert b"Software" not in raw, "PNG carries the matplotlib version: call srgrpo.notebook.setup.setup_notebook()"
     assert not any(
         "image/svg+xml" in out.get("data", {}) for cell in code_cells(load(nb_name)) for out in cell.get("outputs", [])
     ), "SVG output carries a date and fails nbval on every run"

@@ -13,7 +13,7 @@ import torch
 from datasets import Dataset
 
 from srgrpo import SRGRPOConfig, SRGRPOTrainer, soft_advantages
-from srgrpo.tiny import load_tiny
+from srgrpo.models.tiny import load_tiny
 
 from conftest import REPO, subprocess_env
 
@@ -206,9 +206,9 @@ def test_two_processes_get_their_exact_slice(tmp_path, tiny_dir):
 @pytest.mark.trains_with_trl
 def test_reward_functions_see_which_completions_ran_to_the_token_limit(tmp_path):
     """Inside a real training step, reward functions learn which completions ran to the token limit: SRGRPOTrainer's
-    `cut_off` column and srgrpo.rewards.cut_off_flags (TRL's own kwargs) agree, and a completion is cut off exactly
+    `cut_off` column and srgrpo.tasks.rewards.cut_off_flags (TRL's own kwargs) agree, and a completion is cut off exactly
     when it has max_completion_length tokens and does not end in EOS."""
-    from srgrpo.rewards import cut_off_flags
+    from srgrpo.tasks.rewards import cut_off_flags
 
     model, tok = load_tiny()
     seen = []

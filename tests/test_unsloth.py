@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import unsloth_support as us
-from test_train_eval import write_synthetic_gsm8k
+from conftest import write_synthetic_gsm8k
 
 pytestmark = [
     pytest.mark.unsloth,
@@ -71,7 +71,7 @@ def test_srgrpo_trainer_sits_on_unsloths_trainer(training):
 def test_advantages_reaching_unsloths_loss_are_srs(training, case):
     res = training["cases"][case]
     assert "error" not in res, res["error"]
-    # the kit's CPU mixin sits between them and steps aside under Unsloth (srgrpo.cpu_fast_path)
+    # the kit's CPU mixin sits between them and steps aside under Unsloth (srgrpo.cpu.fast_path)
     assert res["trainer_mro"][1:4] == ["SRGRPOTrainer", "CPUFastPathMixin", "UnslothGRPOTrainer"]
     assert res["has_for_training"], "the kit did not give the plain transformers model Unsloth's for_training"
     assert res["generation_batches"] == 2

@@ -59,7 +59,7 @@ def test_srgrpo_imports_unsloth_itself_when_a_gpu_is_there(tmp_path):
         import torch
         torch.cuda.is_available = lambda: True
         import sys, srgrpo
-        from srgrpo.unsloth_compat import unsloth_active
+        from srgrpo.models.unsloth_compat import unsloth_active
         base = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__
         print("unsloth" in sys.modules, base, unsloth_active())
     """, SRGRPO_DISABLE_UNSLOTH="")
@@ -79,8 +79,8 @@ def test_unsloth_left_alone_on_cpu_or_when_disabled(tmp_path, disable, gpu):
 
 
 def test_plain_models_left_alone_without_unsloth(tiny_dir):
-    from srgrpo.tiny import load_tiny
-    from srgrpo.unsloth_compat import ensure_unsloth_model_methods
+    from srgrpo.models.tiny import load_tiny
+    from srgrpo.models.unsloth_compat import ensure_unsloth_model_methods
 
     model, _ = load_tiny(tiny_dir)
     assert ensure_unsloth_model_methods(model) is False
@@ -93,8 +93,8 @@ def test_a_moved_for_training_is_named(tmp_path):
     # (The real binding is exercised by tests/test_unsloth.py in the Unsloth environment.)
     out = run_scenario(tmp_path, """
         import unsloth
-        from srgrpo.tiny import load_tiny, tiny_model_dir
-        from srgrpo.unsloth_compat import ensure_unsloth_model_methods
+        from srgrpo.models.tiny import load_tiny, tiny_model_dir
+        from srgrpo.models.unsloth_compat import ensure_unsloth_model_methods
         model, _ = load_tiny(tiny_model_dir())
         try:
             ensure_unsloth_model_methods(model)

@@ -32,7 +32,7 @@ INTERNALS = {
     "unsloth.trainer._patch_trl_trainer": "the second call of Unsloth's GPU import (config / trainer wrappers)",
     "UNSLOTH_COMPILE_LOCATION": "environment variable: where the generated trainer source is written",
     "unsloth.models.vision.FastBaseModel.for_training/for_inference": "bound onto models Unsloth did not load "
-    "(srgrpo.unsloth_compat.ensure_unsloth_model_methods)",
+    "(srgrpo.models.unsloth_compat.ensure_unsloth_model_methods)",
     "grpo_accumulated_loss in UnslothGRPOTrainer.compute_loss.__globals__": "unsloth_zoo's loss, which receives "
     "the advantages (wrapped by the tests to read them)",
     "GRPOTrainer._calculate_rewards called by the rewritten _generate_and_score_completions": "where SRGRPOTrainer "

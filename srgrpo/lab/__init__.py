@@ -16,6 +16,13 @@ intervals over seeds.
 - :mod:`srgrpo.lab.results`: run metadata, Student-t intervals and atomic JSON writing, shared
   by every lab command.
 
+- :mod:`srgrpo.lab.stability`: the declared stability experiment (``python -m srgrpo.lab stability``).
+
+May import: the core, :mod:`srgrpo.models`, :mod:`srgrpo.cpu`, :mod:`srgrpo.tasks`, :mod:`srgrpo.eval_gsm8k` (scoring),
+:mod:`srgrpo.plots` (the palette), :mod:`srgrpo.plumbing`. Never :mod:`srgrpo.train` (the lab builds its trainers
+itself) nor the notebook glue.
+Imported by: :mod:`srgrpo.notebook` (notebooks 2 and 3).
+
 Quick start::
 
     from srgrpo.lab import compare_bandit, plot_bandit

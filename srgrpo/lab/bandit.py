@@ -68,6 +68,7 @@ differences less noisy). Changing ``seeds`` changes the samples of every replica
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from typing import Any, Iterable, Sequence
@@ -83,8 +84,8 @@ from srgrpo.lab.methods import (
     method_label,
 )
 from srgrpo.lab.bandit_figures import THRESHOLD, bandit_taus, format_table, plot_bandit
-from srgrpo.runtime import torch_threads
-from srgrpo.stats import mean_ci95, rounded, t_quantile_975
+from srgrpo.plumbing.runtime import torch_threads
+from srgrpo.plumbing.stats import mean_ci95, rounded, t_quantile_975
 
 __all__ = [
     "DEFAULTS",
@@ -165,7 +166,7 @@ def run_bandit(
     """
     lr = _check_config(seeds, steps, prompts, answers, k, lr, seed, reward)
     method_label(method, tau)  # validates method and tau before any work
-    # About a thousand numbers per tensor: one thread beats several (see srgrpo.runtime.torch_threads).
+    # About a thousand numbers per tensor: one thread beats several (see srgrpo.plumbing.runtime.torch_threads).
     with torch_threads(1):
         return _run(method, tau, seeds, steps, prompts, answers, k, lr, seed, reward)
 
@@ -213,7 +214,7 @@ def _checkpoints(steps: int, checkpoints: Iterable[int] | None) -> list[int]:
 def summarise_curves(curves: torch.Tensor, checkpoints: Sequence[int], threshold: float = THRESHOLD) -> dict[str, Any]:
     """Checkpoints, steps to ``threshold`` and the mean curve with its band, from ``(seeds, steps+1)`` curves.
 
-    Every interval is the 95% Student-t interval over seeds (:func:`srgrpo.stats.mean_ci95`).
+    Every interval is the 95% Student-t interval over seeds (:func:`srgrpo.plumbing.stats.mean_ci95`).
     ``steps_to_80`` averages, over the seeds that reached the threshold, the first step whose
     fraction is ``>= threshold``; ``reached`` and ``never`` count the seeds, and its mean is
     ``None`` when no seed got there (such seeds are not in the mean: read it with ``reached``).
@@ -248,23 +249,17 @@ def compare_bandit(
     methods: Sequence[str] = METHODS,
     taus: Sequence[float] = DEFAULT_TAUS,
     *,
-    seeds: int = DEFAULTS["seeds"],
-    steps: int = DEFAULTS["steps"],
-    prompts: int = DEFAULTS["prompts"],
-    answers: int = DEFAULTS["answers"],
-    k: int = DEFAULTS["k"],
-    lr: float = DEFAULTS["lr"],
-    seed: int = DEFAULTS["seed"],
-    reward: str = "bernoulli",
     checkpoints: Iterable[int] | None = None,
     progress=None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Run every method (soft ones at every tau) on the same bandits and summarise the curves.
 
     Args:
         methods, taus: expanded by :func:`srgrpo.lab.methods.method_grid`.
-        seeds, steps, prompts, answers, k, lr, seed, reward: as in :func:`run_bandit`, shared by
-            every run (the same ``seed`` gives every method the same environments).
+        settings: :func:`run_bandit`'s keyword arguments (``seeds, steps, prompts, answers, k, lr, seed,
+            reward``, its defaults where not given), shared by every run (the same ``seed`` gives every method the
+            same environments).
         checkpoints: steps at which to report the fraction of the optimum (default
             :data:`DEFAULT_CHECKPOINTS`); those beyond ``steps`` are dropped and the last step is
             always added.
@@ -285,29 +280,22 @@ def compare_bandit(
         95% Student-t interval over seeds, ``null`` with a single seed.
     """
     grid = method_grid(methods, taus)
-    lr = _check_config(seeds, steps, prompts, answers, k, lr, seed, reward)
-    points = _checkpoints(steps, checkpoints)
+    bound = inspect.signature(run_bandit).bind(grid[0][0] if grid else "grpo", **settings)  # TypeError if unknown
+    bound.apply_defaults()
+    settings = {name: value for name, value in bound.arguments.items() if name not in ("method", "tau")}
+    settings["lr"] = _check_config(**settings)
+    points = _checkpoints(settings["steps"], checkpoints)
     config = {
         "methods": list(dict.fromkeys(m for m, _, _ in grid)),
         "taus": sorted({t for _, t, _ in grid if t is not None}),
-        "seeds": seeds,
-        "steps": steps,
-        "prompts": prompts,
-        "answers": answers,
-        "k": k,
-        "lr": lr,
-        "seed": seed,
-        "reward": reward,
+        **settings,
         "threshold": THRESHOLD,
         "checkpoints": points,
     }
     runs: dict[str, Any] = {}
     for method, tau, label in grid:
         start = time.perf_counter()
-        curves = run_bandit(
-            method, tau, seeds=seeds, steps=steps, prompts=prompts, answers=answers, k=k, lr=lr, seed=seed,
-            reward=reward,
-        )
+        curves = run_bandit(method, tau, **settings)
         wall = time.perf_counter() - start
         runs[label] = {
             "label": label,

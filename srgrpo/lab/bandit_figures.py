@@ -1,5 +1,5 @@
 """The bandit lab's figure and table, drawn from a :func:`srgrpo.lab.bandit.compare_bandit` summary (or its JSON
-read back): mean learning curves with 95% bands in the kit's one palette (:mod:`srgrpo.palette`), and a plain-text
+read back): mean learning curves with 95% bands in the kit's one palette (:mod:`srgrpo.plots.palette`), and a plain-text
 table of the fraction of the optimum at each checkpoint.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from srgrpo.lab.methods import SOFT_METHODS
-from srgrpo.palette import method_style, run_label, same_tau
+from srgrpo.plots.palette import method_style, run_label, same_tau
 
 __all__ = ["THRESHOLD", "bandit_taus", "plot_bandit", "format_table"]
 

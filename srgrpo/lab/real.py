@@ -40,7 +40,7 @@ from typing import Any, Sequence
 from srgrpo.lab.real_comparison import compare, comparisons
 from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, PRIMARY_RATE, RealLabSettings, RunSpec, run_grid, settings_id
 from srgrpo.lab.results import machine_record, parse_command, run_metadata, write_json
-from srgrpo.runtime import torch_threads
+from srgrpo.plumbing.runtime import torch_threads
 
 __all__ = ["run_comparison", "main"]
 

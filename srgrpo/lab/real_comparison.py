@@ -14,9 +14,9 @@ What the summary gives, per method and rate:
 
 Comparisons between methods are *paired by seed*: run ``k`` of two methods share their seed, hence their problem
 order and adapter initialisation, so the per-seed differences are what a paired t-test reads
-(:func:`srgrpo.stats.paired_t_test`: mean, 95% interval, two-sided p, seeds above zero). The lab declares its
+(:func:`srgrpo.plumbing.stats.paired_t_test`: mean, 95% interval, two-sided p, seeds above zero). The lab declares its
 *primary* comparisons in advance (:data:`srgrpo.lab.real_settings.PRIMARY_COMPARISONS`, on held-out accuracy); their
-p-values are adjusted together with Holm's method (:func:`srgrpo.stats.holm`), so "significant" means the family's
+p-values are adjusted together with Holm's method (:func:`srgrpo.plumbing.stats.holm`), so "significant" means the family's
 chance of any false claim is at most 5%. Every other pair and rate is *exploratory*: reported with its unadjusted
 interval and counted, never called a finding.
 
@@ -29,7 +29,7 @@ import statistics
 from typing import Any, Sequence
 
 from srgrpo.lab.real_task import HELDOUT_RATES
-from srgrpo.stats import holm, paired_t_test
+from srgrpo.plumbing.stats import holm, paired_t_test
 
 __all__ = ["RATES", "method_summary", "compare", "paired_difference", "comparisons", "excludes_zero", "mean_curve"]
 
@@ -42,7 +42,7 @@ def _rounded(x: float | None, digits: int = 2) -> float | None:
 
 
 def _test(differences: Sequence[float]) -> dict[str, Any]:
-    """:func:`srgrpo.stats.paired_t_test` of per-seed differences, rounded for the JSON, with the differences."""
+    """:func:`srgrpo.plumbing.stats.paired_t_test` of per-seed differences, rounded for the JSON, with the differences."""
     test = paired_t_test(differences)
     out = {k: _rounded(test[k]) for k in ("mean", "low", "high", "t")}
     out.update(n=test["n"], positive=test["positive"], p=_rounded(test["p"], 4),

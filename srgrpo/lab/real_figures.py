@@ -1,5 +1,5 @@
 """The real-model lab's figures and plain-text tables, drawn from its JSON (:mod:`srgrpo.lab.real`), never from a
-live model, in the kit's one palette (:mod:`srgrpo.palette`):
+live model, in the kit's one palette (:mod:`srgrpo.plots.palette`):
 
 * :func:`plot_real_heldout`: held-out rates after training, every seed a dot, the mean a bar across them, the
   pretrained model a dashed line (no interval of a mean around a rate: it could leave [0, 100]);
@@ -13,14 +13,15 @@ live model, in the kit's one palette (:mod:`srgrpo.palette`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from srgrpo.palette import method_style, run_label
-from srgrpo.stats import interval_text, p_text
+from srgrpo.plots.palette import method_style, run_label
+from srgrpo.plumbing.stats import interval_text, p_text
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
            "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",
-           "seeds_cell", "change_text", "aim_misses"]
+           "seeds_cell", "change_text", "aim_misses", "seeds_at_format_bar", "FORMAT_BAR",
+           "ACCURACY_BAR"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
@@ -215,16 +216,28 @@ def format_comparisons(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def aim_misses(method: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
+#: The lab's aim for a method: in format of at least FORMAT_BAR percent in every seed, and an accuracy gain of at
+#: least ACCURACY_BAR points whose 95 % interval lies above zero (:func:`aim_misses`).
+FORMAT_BAR = 90.0
+ACCURACY_BAR = 10.0
+
+
+def seeds_at_format_bar(method: Mapping[str, Any], format_bar: float = FORMAT_BAR) -> tuple[int, int]:
+    """``(seeds whose held-out in format reached format_bar percent, seeds)``: the one count of the format bar
+    that the findings, the aim and notebook 3's conclusions all read."""
+    strict = method["per_seed"]["strict_format"]
+    return sum(v >= format_bar for v in strict), len(strict)
+
+
+def aim_misses(method: Mapping[str, Any], format_bar: float = FORMAT_BAR, accuracy_bar: float = ACCURACY_BAR) -> list[str]:
     """What keeps a method from the lab's aim, as short phrases (none when it is met): in format of at least
     ``format_bar`` percent in every seed, and an accuracy gain of at least ``accuracy_bar`` points whose 95 % interval
     lies above zero."""
-    strict = method["per_seed"]["strict_format"]
     change = method["change"]["accuracy"]
     misses = []
-    below = sum(v < format_bar for v in strict)
-    if below:
-        misses.append(f"format < {format_bar:.0f}% in {below} of {len(strict)} seeds")
+    reached, seeds = seeds_at_format_bar(method, format_bar)
+    if reached < seeds:
+        misses.append(f"format < {format_bar:.0f}% in {seeds - reached} of {seeds} seeds")
     if change["mean"] < accuracy_bar:
         misses.append(f"gain < {accuracy_bar:.0f} points")
     if change.get("low") is None or change["low"] <= 0:
@@ -232,7 +245,7 @@ def aim_misses(method: dict[str, Any], format_bar: float = 90.0, accuracy_bar: f
     return misses
 
 
-def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> list[str]:
+def format_findings(summary: dict[str, Any], format_bar: float = FORMAT_BAR, accuracy_bar: float = ACCURACY_BAR) -> list[str]:
     """What the comparison shows, as sentences computed from its JSON (docs/lab.md's reading).
 
     One sentence a method (its in format per seed against ``format_bar``, its accuracy change with its 95 %
@@ -241,10 +254,10 @@ def format_findings(summary: dict[str, Any], format_bar: float = 90.0, accuracy_
     """
     lines = []
     for m in summary["methods"].values():
-        strict = m["per_seed"]["strict_format"]
-        reached = sum(v >= format_bar for v in strict)
-        text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: in format {seed_values(strict)}% "
-                f"({reached} of {len(strict)} seeds at {format_bar:.0f}% or more), accuracy change "
+        reached, seeds = seeds_at_format_bar(m, format_bar)
+        text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: in format "
+                f"{seed_values(m['per_seed']['strict_format'])}% ({reached} of {seeds} seeds at {format_bar:.0f}% or "
+                f"more), accuracy change "
                 f"{change_text(m['change']['accuracy'])}")
         if not m["control"]:
             misses = aim_misses(m, format_bar, accuracy_bar)

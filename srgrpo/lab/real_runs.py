@@ -5,7 +5,7 @@ Every method gets the same start (the pretrained model, LoRA adapters initialise
 settings (:func:`trainer_args`) and the same budget. Only the advantage differs:
 
 * ``grpo`` runs TRL's own ``GRPOTrainer`` (group z-scores, ``scale_rewards="group"``), with the kit's CPU fast
-  path mixed in (:mod:`srgrpo.cpu_fast_path`) so that it samples and scores exactly as the SR-GRPO runs do;
+  path mixed in (:mod:`srgrpo.cpu.fast_path`) so that it samples and scores exactly as the SR-GRPO runs do;
 * ``shared`` and ``per_sample`` run :class:`srgrpo.SRGRPOTrainer` with their ``tau``;
 * the controls ``constant`` and ``random_reward`` run :func:`control_trainer_class`, an ``SRGRPOTrainer`` whose one
   advantage hook returns :func:`srgrpo.lab.methods.method_advantages`.
@@ -103,7 +103,7 @@ def trainer_args(settings: RealLabSettings, spec: RunSpec, output_dir: str):
 
 
 def _load(settings: RealLabSettings, seed: int):
-    from srgrpo.models import load_policy
+    from srgrpo.models.loading import load_policy
 
     lora = settings.lora_r > 0
     model, tokenizer, _ = load_policy(settings.model, use_lora=lora, lora_r=settings.lora_r,
@@ -124,7 +124,7 @@ def build_trainer(settings: RealLabSettings, spec: RunSpec, output_dir: str, tra
     if spec.method == "grpo":
         from trl import GRPOTrainer
 
-        from srgrpo.cpu_fast_path import CPUFastPathMixin
+        from srgrpo.cpu.fast_path import CPUFastPathMixin
 
         class FastPathGRPOTrainer(CPUFastPathMixin, GRPOTrainer):
             """TRL's GRPO, sampled and scored on a CPU as the SR-GRPO runs are (the same cost, the same sampler)."""
@@ -153,7 +153,7 @@ def examples(records: Sequence[dict[str, Any]], k: int = 3) -> list[dict[str, An
 
 def evaluate_start(settings: RealLabSettings, problems: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The pretrained model's held-out answers (no adapter): the common "before" of every run."""
-    from srgrpo.models import load_for_inference
+    from srgrpo.models.loading import load_for_inference
 
     start = time.perf_counter()
     model, tokenizer = load_for_inference(settings.model, device="cpu")

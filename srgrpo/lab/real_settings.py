@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from srgrpo.lab.methods import CONTROL_METHODS, SOFT_METHODS, method_label, validate_method
-from srgrpo.runtime import cache_root
+from srgrpo.plumbing.runtime import cache_root
 
 __all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "RESULT_FIELDS", "REAL_LAB_RECIPE",
            "PRIMARY_COMPARISONS", "PRIMARY_RATE"]

@@ -1,21 +1,21 @@
 r"""The real-model lab's task: synthetic word problems through the chat template, scored as GSM8K is.
 
-The problems are the kit's synthetic one- and two-step word problems (:mod:`srgrpo.lab.tasks`), asked exactly like
-GSM8K (:func:`srgrpo.word_problems.load_arithmetic`: the kit's system message asking for work and a last line
+The problems are the kit's synthetic one- and two-step word problems (:mod:`srgrpo.tasks.arithmetic`), asked exactly like
+GSM8K (:func:`srgrpo.tasks.word_problems.load_arithmetic`: the kit's system message asking for work and a last line
 ``#### <number>``, then the question). Training draws from the 5,000-problem ``train`` split; the held-out set is the
 first ``eval_problems`` of the disjoint ``test`` split, the same for every run.
 
 Rewards
 -------
-Two, summed with ``reward_weights`` (:mod:`srgrpo.rewards`): ``correctness`` (1 if the final answer equals the gold
+Two, summed with ``reward_weights`` (:mod:`srgrpo.tasks.rewards`): ``correctness`` (1 if the final answer equals the gold
 number) and ``format`` (1 for work, then ``#### N`` as the only and last line, *and the generation stopped*; 0.5 with
 a decorated line; 0 otherwise). The format reward therefore already pays for stopping after the answer line: a
 completion that writes the line and rambles on to the token limit earns nothing for it.
 
 Held-out measurement
 --------------------
-Greedy decoding (:func:`srgrpo.generation.generate_greedy`) of every held-out problem, scored by
-:func:`srgrpo.eval_records.score_record`. :func:`heldout_summary` reports, in percent of problems:
+Greedy decoding (:func:`srgrpo.cpu.greedy.generate_greedy`) of every held-out problem, scored by
+:func:`srgrpo.eval_gsm8k.records.score_record`. :func:`heldout_summary` reports, in percent of problems:
 
 * ``accuracy``: the final answer is right (an answer cut off at the limit counts only if stated explicitly);
 * ``strict_format``: format score 1.0 (work, ``#### N`` as the last line, stopped);
@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from srgrpo.eval_records import score_record
-from srgrpo.generation import generate_greedy
-from srgrpo.rewards import correctness_reward, format_reward
-from srgrpo.stats import wilson_interval
-from srgrpo.word_problems import load_arithmetic
+from srgrpo.eval_gsm8k.records import score_record
+from srgrpo.cpu.greedy import generate_greedy
+from srgrpo.tasks.rewards import correctness_reward, format_reward
+from srgrpo.plumbing.stats import wilson_interval
+from srgrpo.tasks.word_problems import load_arithmetic
 
 __all__ = ["REWARD_FUNCS", "train_problems", "heldout_problems", "heldout_records", "heldout_summary",
            "HELDOUT_RATES"]

@@ -22,8 +22,8 @@ from typing import Any, Sequence
 
 from srgrpo.lab.real_figures import change_text, format_findings, seed_values, seeds_cell
 from srgrpo.lab.results import parse_command
-from srgrpo.runtime import REPO_ROOT, RESULTS_DIR
-from srgrpo.stats import interval_text, p_text
+from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
+from srgrpo.plumbing.stats import interval_text, p_text
 
 __all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "results_markdown", "update_lab_page",
            "ReportCommand", "main"]

@@ -4,8 +4,8 @@ A number in a results file is only useful with the conditions it was measured un
 file carries :func:`run_metadata` (command line, package versions, machine, time), summaries use
 the same interval (:func:`mean_ci95`), and files are written atomically (:func:`write_json`).
 
-The intervals themselves live in :mod:`srgrpo.stats` (re-exported here), the atomic write and the version
-record in :mod:`srgrpo.runtime`.
+The intervals themselves live in :mod:`srgrpo.plumbing.stats` (re-exported here), the atomic write and the version
+record in :mod:`srgrpo.plumbing.runtime`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.runtime import atomic_write_text, library_versions
-from srgrpo.stats import mean_ci95, t_quantile_975
+from srgrpo.plumbing.runtime import atomic_write_text, library_versions
+from srgrpo.plumbing.stats import mean_ci95, t_quantile_975
 
 __all__ = ["run_metadata", "machine_record", "cpu_features", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command"]
 
@@ -108,7 +108,7 @@ def to_jsonable(obj: Any) -> Any:
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path``, atomically.
 
-    Written by :func:`srgrpo.runtime.atomic_write_text`: an interrupted run leaves either the old file
+    Written by :func:`srgrpo.plumbing.runtime.atomic_write_text`: an interrupted run leaves either the old file
     or the new one, never a truncated one. Missing parent folders are created. Returns the path.
     """
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS
-from srgrpo.palette import COLORS
+from srgrpo.plots.palette import COLORS
 
 __all__ = ["accuracy_by_seed", "plot_seeds", "save_figure", "verdict_sentences", "format_verdicts",
            "stability_markdown"]

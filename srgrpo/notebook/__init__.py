@@ -7,7 +7,11 @@ holds what only that notebook needs, re-exporting the rest of what the notebook 
 - :mod:`srgrpo.notebook.slider`: the one :class:`FigureSlider` and its factory :func:`tau_slider`;
 - :mod:`srgrpo.notebook.soft_advantage`: notebook 1, ``01_soft_advantage``;
 - :mod:`srgrpo.notebook.advantage_lab`: notebook 2, ``02_advantage_lab``;
-- :mod:`srgrpo.notebook.trainer_on_cpu`: notebook 3, ``03_trainer_on_cpu`` (SRGRPOTrainer on a real model).
+- :mod:`srgrpo.notebook.trainer_on_cpu`: notebook 3, ``03_trainer_on_cpu`` (SRGRPOTrainer on a real model);
+- :mod:`srgrpo.notebook.colab`: the notebooks' first cell on Colab (installs the pinned set; standard library only,
+  because it runs by path before anything is installed).
 
-Nothing below this layer imports it (an import-linter contract in ``pyproject.toml`` checks that).
+May import: every other part (it is the top layer).
+Imported by: the notebooks only; nothing in the package imports it (an import-linter contract in ``pyproject.toml``
+checks that).
 """

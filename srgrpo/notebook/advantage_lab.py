@@ -15,7 +15,7 @@ from srgrpo.lab.bandit import DEFAULTS, bandit_taus, run_bandit
 from srgrpo.lab.methods import SOFT_METHODS
 from srgrpo.notebook.setup import load_results, setup_notebook
 from srgrpo.notebook.slider import FigureSlider, tau_slider
-from srgrpo.palette import same_tau
+from srgrpo.plots.palette import same_tau
 
 __all__ = [
     "bandit_explorer",
@@ -124,7 +124,7 @@ def format_scaled_lr(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
 
 def preset_tau(name: str = "gsm8k_t4") -> str:
     """The temperature and advantage form a shipped training preset uses, as one line (notebook 2)."""
-    from srgrpo.train_settings import preset_settings
+    from srgrpo.train.settings import preset_settings
 
     settings = preset_settings(name)
     return f"preset {name}: soft_advantage={settings.get('soft_advantage')}, tau={settings.get('tau')}"

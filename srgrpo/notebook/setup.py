@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from srgrpo.runtime import RESULTS_DIR
+from srgrpo.plumbing.runtime import RESULTS_DIR
 
 __all__ = ["PRINT_FIGURE_KWARGS", "in_colab", "setup_notebook", "configure_png", "results_file", "load_results"]
 

@@ -1,6 +1,6 @@
 """Notebook 1, ``01_soft_advantage``: the soft advantage worked through on one group, with a tau slider.
 
-The numbers and text come from :mod:`srgrpo.explain`, the figures from :mod:`srgrpo.advantage_figures` (both
+The numbers and text come from :mod:`srgrpo.plots.explain`, the figures from :mod:`srgrpo.plots.advantage_figures` (both
 re-exported here, so the notebook imports from one place); this module adds the slider, :func:`advantage_explorer`.
 """
 
@@ -10,8 +10,8 @@ from typing import Sequence
 
 import torch
 
-from srgrpo.advantage_figures import plot_advantages, plot_binary, plot_tau_sweep
-from srgrpo.explain import (
+from srgrpo.plots.advantage_figures import plot_advantages, plot_binary, plot_tau_sweep
+from srgrpo.plots.explain import (
     advantage_limits,
     advantage_table,
     as_rewards,

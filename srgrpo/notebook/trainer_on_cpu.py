@@ -13,14 +13,15 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from srgrpo.glossary import label as word_for
-from srgrpo.lab.real_figures import (aim_misses, change_text, format_comparisons, format_table,
-                                     plot_real_comparisons, plot_real_curves, plot_real_heldout)
+from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, change_text, format_comparisons,
+                                     format_table, plot_real_comparisons, plot_real_curves, plot_real_heldout,
+                                     seeds_at_format_bar)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
 from srgrpo.lab.real_settings import RealLabSettings, RunSpec
 from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
 from srgrpo.notebook.setup import load_results, setup_notebook
-from srgrpo.palette import run_label
-from srgrpo.step_table import attach_step_table
+from srgrpo.plots.palette import run_label
+from srgrpo.train.step_table import attach_step_table
 
 __all__ = [
     "show_prompt",
@@ -52,7 +53,7 @@ def show_prompt(index: int = 0, model: str = "smollm2") -> str:
     followed by the gold answer."""
     from transformers import AutoTokenizer
 
-    from srgrpo.models import resolve_model_path
+    from srgrpo.models.loading import resolve_model_path
 
     problem = heldout_problems(index + 1)[index]
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
@@ -134,7 +135,7 @@ def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
     return "\n".join(blocks)
 
 
-def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accuracy_bar: float = 10.0) -> str:
+def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR, accuracy_bar: float = ACCURACY_BAR) -> str:
     """A compact table of what the JSON supports, method by method, then the declared comparisons.
 
     Columns: the accuracy change from the pretrained model with its 95 % interval over seeds; the seeds whose strict
@@ -147,10 +148,8 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = 90.0, accur
     lines = [f"{'method':<{width}}{'accuracy change [95%]':<26}{f'in format >= {format_bar:.0f}%':<24}aim",
              "-" * (width + 70)]
     for m in methods:
-        strict = m["per_seed"]["strict_format"]
-        change = m["change"]["accuracy"]
-        cell = change_text(change, "")
-        reached = f"{sum(v >= format_bar for v in strict)} of {len(strict)} seeds"
+        cell = change_text(m["change"]["accuracy"], "")
+        reached = "{} of {} seeds".format(*seeds_at_format_bar(m, format_bar))
         misses = aim_misses(m, format_bar, accuracy_bar)
         aim = "(control)" if m["control"] else ("no: " + "; ".join(misses) if misses else "yes")
         lines.append(f"{run_label(m):<{width}}{cell:<26}{reached:<24}{aim}")

@@ -14,7 +14,7 @@ import torch
 from datasets import Dataset
 
 from srgrpo import SRGRPOConfig, SRGRPOTrainer
-from srgrpo.tiny import load_tiny
+from srgrpo.models.tiny import load_tiny
 
 out_dir, tiny_dir = Path(sys.argv[1]), sys.argv[2]
 rank = int(os.environ["RANK"])

@@ -45,7 +45,7 @@ def run_case(mode: str, beta: float) -> dict:
     from datasets import Dataset
 
     from srgrpo import SRGRPOConfig, SRGRPOTrainer, soft_advantages
-    from srgrpo.tiny import load_tiny, tiny_model_dir
+    from srgrpo.models.tiny import load_tiny, tiny_model_dir
 
     returned: list[list] = []  # one entry per reward-function call: (completion ids, values)
 
@@ -145,7 +145,7 @@ try:
 
     torch.set_num_threads(1)
     import srgrpo
-    from srgrpo.unsloth_compat import unsloth_active
+    from srgrpo.models.unsloth_compat import unsloth_active
 
     res["base"] = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__
     res["base_is_trl_binding"] = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")) is trainer_cls

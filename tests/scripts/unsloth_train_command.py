@@ -5,7 +5,7 @@
 1. ``from trl import GRPOTrainer`` runs first (the classic mistake: a name bound to TRL's pristine class), then
    Unsloth's rewrite is applied (tests/unsloth_support.py; on a GPU, ``import unsloth`` does it), then the kit is
    imported: ``SRGRPOTrainer`` must still sit on Unsloth's trainer.
-2. ``srgrpo.train.main(["--preset", "tiny_cpu", "--max_steps", "2", ...])``, exactly what
+2. ``srgrpo.train.command.main(["--preset", "tiny_cpu", "--max_steps", "2", ...])``, exactly what
    ``python -m srgrpo.train`` runs, trains in this process on Unsloth's trainer with the model plain transformers
    loaded (no test-side patching of the model), and writes its normal output folder.
 """
@@ -51,7 +51,7 @@ except Exception as exc:  # noqa: BLE001 - reported to the parent
 write()
 
 try:
-    from srgrpo.train import main
+    from srgrpo.train.command import main
 
     res["train_returncode"] = main(["--preset", "tiny_cpu", "--max_steps", "2", "--save_steps", "1",
                                     "--dataset_limit", "8", "--output_dir", out_dir])
