@@ -17,10 +17,6 @@ import pytest
 
 from conftest import REPO
 
-#: Pages written on another branch at the same time (the package's regrouping into folders). A link to one is checked
-#: as soon as the file exists; until then it is allowed. Remove an entry once its page has been merged.
-PENDING = {REPO / "docs" / "architecture.md"}
-
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
@@ -89,8 +85,6 @@ def broken_links(path: Path) -> list[str]:
             continue
         file_part, _, anchor = target.partition("#")
         dest = (path.parent / file_part).resolve() if file_part else path
-        if dest in PENDING and not dest.exists():
-            continue
         if not dest.exists():
             broken.append(f"{target}: no such file")
             continue
