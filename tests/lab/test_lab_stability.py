@@ -17,7 +17,7 @@ from srgrpo.lab.stability_analysis import abs_deviations, analyse, mad, permutat
 from srgrpo.lab.stability_figures import stability_markdown, verdict_sentences
 from srgrpo.lab.stability_plan import COMPARISON_SETTINGS_ID, DECLARED, FRESH_SEEDS, METHODS, StabilitySettings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def enumerated_p(larger, smaller):
