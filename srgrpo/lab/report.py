@@ -159,9 +159,11 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
         parts.append(pilot_markdown(folder / "pilot"))
     stability = folder / "stability.json"
     if stability.is_file():
-        from srgrpo.lab.stability_figures import stability_markdown
+        from srgrpo.lab.stability_figures import checkpointed_runs, stability_markdown
 
-        parts.append(stability_markdown(json.loads(stability.read_text()), figures))
+        data = json.loads(stability.read_text())
+        finished = None if data.get("complete") else checkpointed_runs(folder, data["settings_id"])
+        parts.append(stability_markdown(data, figures, finished))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)

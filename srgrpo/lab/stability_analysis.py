@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from srgrpo.lab.stability_plan import ALPHA, METHODS
+from srgrpo.lab.stability_plan import ALPHA, FRESH_SEEDS, METHODS
 
 __all__ = ["abs_deviations", "mad", "roughness", "permutation_p", "analyse", "collapsed"]
 
@@ -93,7 +93,10 @@ def _replication(soft: list[dict[str, Any]], grpo: list[dict[str, Any]]) -> dict
 
 
 def analyse(runs: Sequence[dict[str, Any]], start_accuracy: float) -> dict[str, Any]:
-    """The declared tests and what is reported beside them, from the fresh runs (each a lab run's result)."""
+    """The declared tests and what is reported beside them, from the fresh runs (each a lab run's result).
+
+    The tests run only once every declared run is in (:data:`srgrpo.lab.stability_plan.FRESH_SEEDS` for both
+    methods): a p-value computed on the runs finished so far would be a look at the data before its end."""
     groups = _by_method(runs)
     soft, grpo = (groups[label] for label in METHODS)
     methods = {}
@@ -113,7 +116,7 @@ def analyse(runs: Sequence[dict[str, Any]], start_accuracy: float) -> dict[str, 
             "collapsed": collapsed(acc, start_accuracy),
         }
     tests: dict[str, Any] = {}
-    testable = len(soft) >= 2 and len(grpo) >= 2
+    testable = all([r["seed"] for r in group] == list(FRESH_SEEDS) for group in (soft, grpo))
     if testable:
         s, g = methods[METHODS[0]], methods[METHODS[1]]
         h1_p = permutation_p(abs_deviations(g["accuracy"]), abs_deviations(s["accuracy"]))

@@ -87,13 +87,27 @@ def _missing(stability: dict[str, Any]) -> int:
     return sum(1 for label in METHODS for seed in FRESH_SEEDS if seed not in done[label])
 
 
-def verdict_sentences(stability: dict[str, Any]) -> list[str]:
-    """One sentence a hypothesis: supported or not supported, with the p that decided it."""
+#: Where finished runs are checkpointed while the experiment runs (``--work_dir``), beside the results file.
+CHECKPOINTS = "stability-runs"
+
+
+def checkpointed_runs(results_dir: Path | str, settings_id: str) -> int:
+    """How many of the declared runs are finished and checkpointed in ``results_dir/stability-runs/<id>/``."""
+    folder = Path(results_dir) / CHECKPOINTS / settings_id
+    return sum(1 for path in folder.glob("*__seed*.json")
+               if int(path.stem.rsplit("seed", 1)[1]) in FRESH_SEEDS) if folder.is_dir() else 0
+
+
+def verdict_sentences(stability: dict[str, Any], finished: int | None = None) -> list[str]:
+    """One sentence a hypothesis: supported or not supported, with the p that decided it (``finished``: runs
+    checkpointed so far, when the results file does not hold them yet)."""
     tests = stability.get("analysis", {}).get("tests", {})
     missing = _missing(stability)
     if missing or not tests:
-        return [f"{h['id']} ({h['claim']}): not yet tested: {missing} of {2 * len(FRESH_SEEDS)} declared runs are "
-                "still to run." for h in DECLARED["hypotheses"]]
+        total = 2 * len(FRESH_SEEDS)
+        left = missing if finished is None else total - finished
+        return [f"{h['id']} ({h['claim']}): not yet tested: {left} of {total} declared runs are still to run."
+                for h in DECLARED["hypotheses"]]
     out = []
     for h in DECLARED["hypotheses"]:
         test = tests[h["id"]]
@@ -109,7 +123,8 @@ def format_verdicts(stability: dict[str, Any]) -> str:
     return "\n".join(s.replace("**", "") for s in verdict_sentences(stability))
 
 
-def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/results/") -> str:
+def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/results/",
+                       finished: int | None = None) -> str:
     """The generated report's block: what was declared, the per-method spread, the verdicts, the figure."""
     analysis = stability.get("analysis", {})
     methods = analysis.get("methods", {})
@@ -127,7 +142,7 @@ def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/
             lines.append(f"| `{label}` | {m['n']} | {values} | {m['median']:g} | {sd} | {m['mad']:.1f} | "
                          f"{m['mean_roughness']:.3f} | {m['collapsed']} |")
         lines.append("")
-    lines += [f"- {s}" for s in verdict_sentences(stability)]
+    lines += [f"- {s}" for s in verdict_sentences(stability, finished)]
     replication = analysis.get("replication")
     if replication and not _missing(stability):
         lines.append(f"- Replication (reported, not tested): `per_sample(tau=1)` - `grpo` = {replication['mean']:+.1f} "

@@ -104,3 +104,21 @@ def test_an_unfinished_experiment_says_how_many_runs_are_missing():
     text = stability_markdown(stability)
     done = len(stability.get("runs", []))
     assert f"{20 - done} of 20 declared runs are still to run" in text or done == 20
+
+
+def test_no_test_is_run_before_every_declared_run_is_in():
+    """A p-value on the runs finished so far would be a look at the data before its end."""
+    runs = [fake_run(label, s, 20.0, [0.0, 1.0]) for label in METHODS for s in FRESH_SEEDS[:-1]]
+    assert analyse(runs, 5.0)["tests"] == {}
+    sentences = verdict_sentences({"runs": runs, "analysis": analyse(runs, 5.0)})
+    assert all("2 of 20 declared runs are still to run" in s for s in sentences)
+
+
+def test_checkpointed_runs_are_counted_from_their_files(tmp_path):
+    from srgrpo.lab.stability_figures import checkpointed_runs
+
+    folder = tmp_path / "stability-runs" / "abc"
+    folder.mkdir(parents=True)
+    for name in ("start.json", "grpo__seed6.json", "per_sample-tau1__seed6.json", "grpo__seed3.json"):
+        (folder / name).write_text("{}")
+    assert checkpointed_runs(tmp_path, "abc") == 2 and checkpointed_runs(tmp_path, "other") == 0
