@@ -30,6 +30,7 @@ __all__ = [
     "real_highlights",
     "real_conclusions",
     "real_examples",
+    "stability_paragraph",
     "attach_step_table",
     "RealLabSettings",
     "RunSpec",
@@ -156,3 +157,23 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR,
     if summary.get("comparisons"):
         lines += ["", format_comparisons(dict(summary))]
     return "\n".join(lines)
+
+
+def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
+    """Notebook 3's paragraph on the stability experiment (``docs/stability.md``), read from
+    ``data/results/stability.json``: what it declared, how many of its runs are done, and each hypothesis's verdict
+    (or "not yet tested"), in plain text from :func:`srgrpo.lab.stability_figures.verdict_sentences`."""
+    from srgrpo.lab.stability_figures import accuracy_by_seed, verdict_sentences
+    from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
+
+    if stability is None:
+        stability = load_results("stability.json")
+    done = accuracy_by_seed(list(stability.get("runs", [])))
+    finished = sum(1 for label in METHODS for seed in FRESH_SEEDS if seed in done.get(label, {}))
+    wanted = len(METHODS) * len(FRESH_SEEDS)
+    hypotheses = DECLARED["hypotheses"]
+    head = (f"The stability experiment (declared in docs/stability.md before its first run) asks: "
+            f"{DECLARED['question']} It declared {len(hypotheses)} hypotheses, tested on fresh seeds "
+            f"{min(FRESH_SEEDS)}-{max(FRESH_SEEDS)}; {finished} of its {wanted} runs are done.")
+    verdicts = [sentence.replace("**", "") for sentence in verdict_sentences(dict(stability))]
+    return "\n".join([head, *(f"- {v}" for v in verdicts)])
