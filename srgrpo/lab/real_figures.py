@@ -282,12 +282,13 @@ def format_findings(summary: dict[str, Any], format_bar: float = FORMAT_BAR, acc
     on the declared comparisons.
     """
     lines = []
+    start = summary["start"]["heldout"]["accuracy"]["percent"]
     for m in summary["methods"].values():
         reached, seeds = seeds_at_format_bar(m, format_bar)
         text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: in format "
                 f"{seed_values(m['per_seed']['strict_format'])}% ({reached} of {seeds} seeds at {format_bar:.0f}% or "
                 f"more), accuracy change "
-                f"{change_text(m['change']['accuracy'])}")
+                f"{change_text(bounded_change(m['change']['accuracy'], start)[0])}")
         if not m["control"]:
             misses = aim_misses(m, format_bar, accuracy_bar)
             text += "; the aim is met" if not misses else f"; the aim is not met ({'; '.join(misses)})"
