@@ -204,3 +204,17 @@ def test_no_markdown_cell_is_over_200_words(nb_name):
     long = [(i, prose_words(source(c))) for i, c in enumerate(load(nb_name)["cells"])
             if c["cell_type"] == "markdown" and prose_words(source(c)) > MAX_MARKDOWN_WORDS]
     assert not long, f"{nb_name}: markdown cells over {MAX_MARKDOWN_WORDS} words (cell, words): {long}"
+
+
+def test_markdown_uses_the_glossarys_words(nb_name):
+    """Issue 31: "strict" meant "in format" in notebook 3 and "correct and in format" in notebook 4; the glossary
+    (srgrpo/glossary.py) retired it wherever a person reads."""
+    for i, cell in enumerate(load(nb_name)["cells"]):
+        if cell["cell_type"] == "markdown":
+            assert not re.search(r"\bstrict(ly)?\b", source(cell), re.I), f"{nb_name} cell {i} says 'strict'"
+
+
+def test_notebook_4_prints_each_evaluation_once():
+    """evaluate's own line (with the files' paths) is left out; MainJob.report prints the rates once."""
+    calls = [source(c) for c in code_cells(load("04_gsm8k_unsloth.ipynb")) if re.search(r"\bevaluate\(", source(c))]
+    assert calls and all("report=False" in call and "plan.report(" in call for call in calls)
