@@ -177,3 +177,44 @@ def test_the_execution_command_pins_the_test_environment():
     root_conftest = (REPO / "conftest.py").read_text(encoding="utf-8")
     assert "NOTEBOOK_ENV" in root_conftest and "notebooks" in root_conftest
     assert not list(NOTEBOOKS.glob("test_*.py")), "a test_*.py under notebooks/ would be collected by pytest"
+
+
+#: The longest markdown cell a learner is asked to read in one go (issue 31).
+MAX_MARKDOWN_WORDS = 200
+
+
+def prose_words(text: str) -> int:
+    """The words a reader reads in a markdown cell: fenced code, inline code, LaTeX (``$$...$$``, ``$...$``), link
+    targets and image badges are left out; a word is a run of letters or digits."""
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r"\$[^$\n]+\$", " ", text)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return len(re.findall(r"[A-Za-z0-9][\w'’.-]*", text))
+
+
+def test_prose_words_counts_what_a_reader_reads():
+    assert prose_words("One two `three four` $x + y$ five.\n$$a = b$$\n```python\nx = 1\n```\n[six](http://x.y/z)") == 4
+    assert prose_words("[![Open In Colab](https://x/badge.svg)](https://x/nb.ipynb)\n# 1 · A title") == 3
+
+
+def test_no_markdown_cell_is_over_200_words(nb_name):
+    long = [(i, prose_words(source(c))) for i, c in enumerate(load(nb_name)["cells"])
+            if c["cell_type"] == "markdown" and prose_words(source(c)) > MAX_MARKDOWN_WORDS]
+    assert not long, f"{nb_name}: markdown cells over {MAX_MARKDOWN_WORDS} words (cell, words): {long}"
+
+
+def test_markdown_uses_the_glossarys_words(nb_name):
+    """Issue 31: "strict" meant "in format" in notebook 3 and "correct and in format" in notebook 4; the glossary
+    (srgrpo/glossary.py) retired it wherever a person reads."""
+    for i, cell in enumerate(load(nb_name)["cells"]):
+        if cell["cell_type"] == "markdown":
+            assert not re.search(r"\bstrict(ly)?\b", source(cell), re.I), f"{nb_name} cell {i} says 'strict'"
+
+
+def test_notebook_4_prints_each_evaluation_once():
+    """evaluate's own line (with the files' paths) is left out; MainJob.report prints the rates once."""
+    calls = [source(c) for c in code_cells(load("04_gsm8k_unsloth.ipynb")) if re.search(r"\bevaluate\(", source(c))]
+    assert calls and all("report=False" in call and "plan.report(" in call for call in calls)

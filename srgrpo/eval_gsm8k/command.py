@@ -126,8 +126,12 @@ def evaluate(
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Evaluate and return the summary (also written to ``output``; records to ``output`` with ``.jsonl``).
+
+    ``report=False`` leaves out the closing line (:func:`summary_line` and the files' paths) for a caller that prints
+    the summary its own way, such as notebook 4 through ``MainJob.report``: each result printed once.
 
     ``dataset`` is ``"gsm8k"`` or ``"arithmetic"`` (the synthetic word problems, :mod:`srgrpo.tasks.word_problems`). See
     the module docstring for the files and for resuming.
@@ -169,7 +173,8 @@ def evaluate(
     summary = _summary(model, adapter, dataset, split, limit, [done[i] for i in range(len(problems))], generation,
                        settings, out_jsonl, resumed, start)
     atomic_write_text(out_json, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    log(f"{PROBLEM_SETS[dataset]} {split}: {summary_line(summary)}; summary {out_json}, records {out_jsonl}")
+    if report:
+        log(f"{PROBLEM_SETS[dataset]} {split}: {summary_line(summary)}; summary {out_json}, records {out_jsonl}")
     return summary
 
 

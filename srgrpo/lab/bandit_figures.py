@@ -29,6 +29,7 @@ def plot_bandit(
     ax=None,
     title: str | None = None,
     bands: bool = True,
+    overlap: float = 0.02,
 ):
     """Draw the mean learning curves of a :func:`compare_bandit` summary, with 95% bands.
 
@@ -40,6 +41,9 @@ def plot_bandit(
         ax: draw into these axes instead of a new figure.
         title: the axes' title (default: the run's size).
         bands: shade each curve's 95% interval over seeds.
+        overlap: when every tau is drawn (``tau`` is None), a soft method whose mean curves all stay within this
+            distance of each other at every step is drawn as one line (its first tau's) labelled with all its taus:
+            four indistinguishable lines would only hide each other. 0 draws every curve.
 
     Returns:
         The ``matplotlib.figure.Figure`` (built without pyplot, so it never lingers in global
@@ -61,11 +65,18 @@ def plot_bandit(
         ax = fig.add_subplot()
     else:
         fig = ax.figure
+    merged = _overlapping(runs, overlap) if tau is None and overlap else {}
     for run in runs:
+        if run["label"] in merged and merged[run["label"]] is None:
+            continue  # drawn as one line with the other temperatures of its method
         mean = run["curve"]["mean"]
         steps = range(len(mean))
         style = method_style(run, taus)
         label = run_label(run)
+        if run["label"] in merged:
+            group = merged[run["label"]]
+            temperatures = ", ".join(format(r["tau"], "g") for r in group)
+            label = f"{run['method']} (tau={temperatures}: {len(group)} curves within {overlap:g}, drawn as one)"
         ax.plot(steps, mean, label=label, **style)
         low, high = run["curve"]["low"], run["curve"]["high"]
         if bands and low and all(v is not None for v in low + high):
@@ -88,6 +99,25 @@ def plot_bandit(
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def _overlapping(runs: list[dict[str, Any]], overlap: float) -> dict[str, Any]:
+    """``{label: [runs of its method] for the first run, None for the others}`` for each soft method with several
+    temperatures whose mean curves all stay within ``overlap`` of each other at every step."""
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        if run["method"] in SOFT_METHODS:
+            by_method.setdefault(run["method"], []).append(run)
+    out: dict[str, Any] = {}
+    for group in by_method.values():
+        if len(group) < 2:
+            continue
+        curves = [r["curve"]["mean"] for r in group]
+        spread = max(max(column) - min(column) for column in zip(*curves))
+        if spread <= overlap:
+            out[group[0]["label"]] = group
+            out.update({r["label"]: None for r in group[1:]})
+    return out
 
 
 def format_table(summary: dict[str, Any]) -> str:

@@ -20,20 +20,20 @@ from srgrpo.plumbing.stats import interval_text, p_text
 
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
            "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",
-           "seeds_cell", "change_text", "aim_misses", "seeds_at_format_bar", "FORMAT_BAR",
+           "seeds_cell", "change_text", "bounded_change", "aim_misses", "seeds_at_format_bar", "FORMAT_BAR",
            "ACCURACY_BAR"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
-    "format": "format reward",
-    "correctness": "correctness reward",
-    "cut_off": "share cut off",
+    "format": "sampled: format reward",
+    "correctness": "sampled: correctness reward",
+    "cut_off": "sampled: share cut off",
 }
 #: Held-out rates drawn: name -> axis label.
 HELDOUT_PANELS = {
-    "accuracy": "held-out accuracy (%)",
-    "strict_format": "in format: '#### N' last, stopped (%)",
-    "stopped": "stopped before the token limit (%)",
+    "accuracy": "held-out: correct (%)",
+    "strict_format": "held-out: in format ('#### N' last, stopped) (%)",
+    "stopped": "held-out: stopped before the token limit (%)",
 }
 
 
@@ -177,21 +177,50 @@ def change_text(stat: dict[str, Any], unit: str = " points") -> str:
     return interval_text(stat, "{:+.1f}", unit)
 
 
+def bounded_change(stat: Mapping[str, Any], start_percent: float) -> tuple[dict[str, Any], bool]:
+    """A change in a rate, in points, with its 95 % interval kept to what the rate allows.
+
+    The change is ``after - start`` where ``after`` is a percentage: it cannot fall below ``-start_percent`` or rise
+    above ``100 - start_percent``. A t-interval over a few seeds ignores that (``constant``'s -3.9 [-6.6, -1.2] from a
+    start of 5.0 % would put the rate below 0), so each end of the interval is clipped to that range: the interval on
+    the rates' scale, clipped at 0 and 100, minus the start. Returns ``(the stat with "low"/"high" clipped, whether an
+    end was clipped)``; a stat without an interval comes back as it is."""
+    out = dict(stat)
+    if out.get("low") is None or out.get("high") is None:
+        return out, False
+    floor, ceiling = -float(start_percent), 100.0 - float(start_percent)
+    low, high = max(out["low"], floor), min(out["high"], ceiling)
+    clipped = (low, high) != (out["low"], out["high"])
+    out["low"], out["high"] = low, high
+    return out, clipped
+
+
+#: The note printed under a table whose change intervals were clipped (:func:`bounded_change`).
+CLIPPED_NOTE = ("* an end of the 95% interval (a t-interval over the seeds) clipped to what the rate allows: the rate "
+                "after training stays within 0-100%.")
+
+
 def format_table(summary: dict[str, Any]) -> str:
-    """Plain text: per method, each held-out rate's mean and per-seed values, the accuracy change with its 95 %
-    interval, and the median seconds a run."""
+    """Plain text: per method, each held-out rate's mean and per-seed values, the change in correct answers with its
+    95 % interval (clipped to what the rate allows and marked ``*``, :func:`bounded_change`), and the median seconds
+    a run. The words are :mod:`srgrpo.glossary`'s."""
     start = summary["start"]["heldout"]
-    rows = [("method", "accuracy % (seeds)", "change [95%]", "in format % (seeds)", "stopped % (seeds)",
+    rows = [("method", "correct % (seeds)", "change [95%]", "in format % (seeds)", "stopped % (seeds)",
              "s/run (median)")]
+    any_clipped = False
     for m in summary["methods"].values():
         cells = [seeds_cell(m["after"][rate], m["per_seed"][rate]) for rate in ("accuracy", "strict_format", "stopped")]
-        rows.append((run_label(m), cells[0], change_text(m["change"]["accuracy"], ""), cells[1], cells[2],
+        change, clipped = bounded_change(m["change"]["accuracy"], start["accuracy"]["percent"])
+        any_clipped |= clipped
+        rows.append((run_label(m), cells[0], change_text(change, "") + ("*" if clipped else ""), cells[1], cells[2],
                      f"{m['wall_s']['median']:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [" ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "-" * len(lines[0]))
-    return (f"pretrained model: accuracy {start['accuracy']['percent']:.1f}%, in format "
+    if any_clipped:
+        lines.append(CLIPPED_NOTE)
+    return (f"pretrained model: correct {start['accuracy']['percent']:.1f}%, in format "
             f"{start['strict_format']['percent']:.1f}%, stopped {start['stopped']['percent']:.1f}% "
             f"(n={start['n']})\n" + "\n".join(lines))
 
@@ -253,12 +282,13 @@ def format_findings(summary: dict[str, Any], format_bar: float = FORMAT_BAR, acc
     on the declared comparisons.
     """
     lines = []
+    start = summary["start"]["heldout"]["accuracy"]["percent"]
     for m in summary["methods"].values():
         reached, seeds = seeds_at_format_bar(m, format_bar)
         text = (f"`{m['label']}`{' (control)' if m['control'] else ''}: in format "
                 f"{seed_values(m['per_seed']['strict_format'])}% ({reached} of {seeds} seeds at {format_bar:.0f}% or "
                 f"more), accuracy change "
-                f"{change_text(m['change']['accuracy'])}")
+                f"{change_text(bounded_change(m['change']['accuracy'], start)[0])}")
         if not m["control"]:
             misses = aim_misses(m, format_bar, accuracy_bar)
             text += "; the aim is met" if not misses else f"; the aim is not met ({'; '.join(misses)})"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_figures import change_text, format_findings, seed_values, seeds_cell
+from srgrpo.lab.real_figures import CLIPPED_NOTE, bounded_change, change_text, format_findings, seed_values, seeds_cell
 from srgrpo.lab.results import parse_command
 from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.plumbing.stats import interval_text, p_text
@@ -64,6 +64,13 @@ def _problems(n: int) -> str:
     return f"{n} problem" + ("" if n == 1 else "s")
 
 
+def _bounded(method: dict[str, Any], start: dict[str, Any]) -> str:
+    """The accuracy change with its interval clipped to what the rate allows, marked ``*``
+    (:func:`srgrpo.lab.real_figures.bounded_change`)."""
+    change, clipped = bounded_change(method["change"]["accuracy"], start["accuracy"]["percent"])
+    return change_text(change, "") + ("\\*" if clipped else "")
+
+
 def real_markdown(summary: dict[str, Any]) -> str:
     """Held-out rates of the pretrained model and after each method's runs (mean and per-seed values), the accuracy
     change with its 95% interval over seeds, then the declared comparisons."""
@@ -78,7 +85,7 @@ def real_markdown(summary: dict[str, Any]) -> str:
     for m in methods:
         after, seeds_of = m["after"], m["per_seed"]
         rows.append(f"| {_label(m)} | {seeds_cell(after['accuracy'], seeds_of['accuracy'])} | "
-                    f"{change_text(m['change']['accuracy'], '')} | "
+                    f"{_bounded(m, start)} | "
                     f"{seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
                     f"{seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
                     f"{seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['median']:.0f} |")
@@ -87,7 +94,8 @@ def real_markdown(summary: dict[str, Any]) -> str:
                f"({cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}, LoRA r{cfg['lora_r']}, "
                f"lr {cfg['learning_rate']:g}, {cfg.get('num_iterations', 1)} update(s) a batch, rewards correctness + "
                f"format); {seeds} seeds a method, each rate as its mean with the seeds' values in order. The "
-               f"pretrained model's row is one greedy evaluation (no seeds).")
+               f"pretrained model's row is one greedy evaluation (no seeds). "
+               + CLIPPED_NOTE.replace("* ", "\\* ", 1))
     parts = [caption, "\n".join(rows)]
     block = summary.get("comparisons")
     if block:

@@ -23,6 +23,7 @@ __all__ = [
     "compare_scaled_lr",
     "format_scaled_lr",
     "preset_tau",
+    "preset_taus",
     "compare_bandit",
     "format_table",
     "plot_bandit",
@@ -128,3 +129,12 @@ def preset_tau(name: str = "gsm8k_t4") -> str:
 
     settings = preset_settings(name)
     return f"preset {name}: soft_advantage={settings.get('soft_advantage')}, tau={settings.get('tau')}"
+
+
+#: The shipped training presets, in the order notebook 2 prints them.
+PRESETS = ("smollm2_cpu", "gsm8k_t4", "tiny_cpu")
+
+
+def preset_taus(names=PRESETS) -> str:
+    """:func:`preset_tau` for every shipped preset, one line each (notebook 2): they do not all use one tau."""
+    return "\n".join(preset_tau(name) for name in names)

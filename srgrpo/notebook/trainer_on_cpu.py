@@ -13,7 +13,8 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from srgrpo.glossary import label as word_for
-from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, change_text, format_comparisons,
+from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, bounded_change, change_text,
+                                     format_comparisons,
                                      format_table, plot_real_comparisons, plot_real_curves, plot_real_heldout,
                                      seeds_at_format_bar)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
@@ -30,6 +31,7 @@ __all__ = [
     "real_highlights",
     "real_conclusions",
     "real_examples",
+    "stability_paragraph",
     "attach_step_table",
     "RealLabSettings",
     "RunSpec",
@@ -138,8 +140,9 @@ def real_examples(summary: Mapping[str, Any], label: str, seed: int = 0) -> str:
 def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR, accuracy_bar: float = ACCURACY_BAR) -> str:
     """A compact table of what the JSON supports, method by method, then the declared comparisons.
 
-    Columns: the accuracy change from the pretrained model with its 95 % interval over seeds; the seeds whose strict
-    format reached ``format_bar`` percent; and the lab's aim (in format of at least ``format_bar`` percent in every
+    Columns: the change in correct answers from the pretrained model with its 95 % interval over seeds (clipped to
+    what the rate allows, marked ``*``: :func:`srgrpo.lab.real_figures.bounded_change`); the seeds whose in format
+    reached ``format_bar`` percent; and the lab's aim (in format of at least ``format_bar`` percent in every
     seed and an accuracy gain of at least ``accuracy_bar`` points whose interval lies above zero), with what missed it.
     Controls get no aim.
     """
@@ -148,7 +151,8 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR,
     lines = [f"{'method':<{width}}{'accuracy change [95%]':<26}{f'in format >= {format_bar:.0f}%':<24}aim",
              "-" * (width + 70)]
     for m in methods:
-        cell = change_text(m["change"]["accuracy"], "")
+        change, clipped = bounded_change(m["change"]["accuracy"], summary["start"]["heldout"]["accuracy"]["percent"])
+        cell = change_text(change, "") + ("*" if clipped else "")
         reached = "{} of {} seeds".format(*seeds_at_format_bar(m, format_bar))
         misses = aim_misses(m, format_bar, accuracy_bar)
         aim = "(control)" if m["control"] else ("no: " + "; ".join(misses) if misses else "yes")
@@ -156,3 +160,23 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR,
     if summary.get("comparisons"):
         lines += ["", format_comparisons(dict(summary))]
     return "\n".join(lines)
+
+
+def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
+    """Notebook 3's paragraph on the stability experiment (``docs/stability.md``), read from
+    ``data/results/stability.json``: what it declared, how many of its runs are done, and each hypothesis's verdict
+    (or "not yet tested"), in plain text from :func:`srgrpo.lab.stability_figures.verdict_sentences`."""
+    from srgrpo.lab.stability_figures import accuracy_by_seed, verdict_sentences
+    from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
+
+    if stability is None:
+        stability = load_results("stability.json")
+    done = accuracy_by_seed(list(stability.get("runs", [])))
+    finished = sum(1 for label in METHODS for seed in FRESH_SEEDS if seed in done.get(label, {}))
+    wanted = len(METHODS) * len(FRESH_SEEDS)
+    hypotheses = DECLARED["hypotheses"]
+    head = (f"The stability experiment (declared in docs/stability.md before its first run) asks: "
+            f"{DECLARED['question']} It declared {len(hypotheses)} hypotheses, tested on fresh seeds "
+            f"{min(FRESH_SEEDS)}-{max(FRESH_SEEDS)}; {finished} of its {wanted} runs are done.")
+    verdicts = [sentence.replace("**", "") for sentence in verdict_sentences(dict(stability))]
+    return "\n".join([head, *(f"- {v}" for v in verdicts)])

@@ -1,4 +1,4 @@
-"""Evaluation results: :func:`plot_accuracy` draws accuracy, strict accuracy and the format and cut-off rates.
+"""Evaluation results: :func:`plot_accuracy` draws the share correct, correct and in format, in format and cut off.
 
 It reads the JSON summaries written by :mod:`srgrpo.eval_gsm8k` (or dicts), with 95 % Wilson intervals
 (:func:`srgrpo.plumbing.stats.wilson_interval`), e.g. before/after a training run.
@@ -71,7 +71,7 @@ def _dataset_title(datas: list[dict]) -> str:
 
 
 def plot_accuracy(*results, labels: Sequence[str] | None = None, fig=None, rates: bool = True):
-    """Accuracy, strict accuracy and (``rates``) the format and cut-off rates of evaluation results, in %, with 95 %
+    """The share correct, correct and in format and (``rates``) in format and cut off of evaluation results, in %, with 95 %
     Wilson intervals: a ``Figure`` titled with the problem set.
 
     ``results`` are summary JSON paths written by :mod:`srgrpo.eval_gsm8k` or dicts with ``n`` and ``correct``

@@ -12,10 +12,10 @@ from typing import Sequence
 import torch
 
 from srgrpo.advantages import grpo_advantages, soft_advantages
-from srgrpo.plots.explain import advantage_limits, advantage_table, as_rewards, binary_advantages
+from srgrpo.plots.explain import BINARY_TAUS, advantage_limits, advantage_table, as_rewards, binary_advantages
 from srgrpo.plots.palette import COLORS, colormap
 
-__all__ = ["plot_advantages", "plot_tau_sweep", "plot_binary"]
+__all__ = ["BINARY_TAUS", "plot_advantages", "plot_tau_sweep", "plot_binary"]
 
 
 def plot_advantages(
@@ -121,11 +121,11 @@ def plot_tau_sweep(
     return fig
 
 
-def plot_binary(num_generations: int = 8, taus: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0),
-                line_taus: Sequence[float] = (0.1, 0.5, 2.0), figsize: tuple[float, float] = (11, 4.0)):
-    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap. Right: what a correct and a
-    wrong completion get under each rule, as a function of k (``per_sample`` and ``shared`` at each
-    of ``line_taus``)."""
+def plot_binary(num_generations: int = 8, taus: Sequence[float] = BINARY_TAUS,
+                line_taus: Sequence[float] = (0.5,), figsize: tuple[float, float] = (11, 4.0)):
+    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap (the rows of :func:`format_binary`'s table at
+    the same ``taus``). Right: what a correct and a wrong completion get under each rule, as a function of k (GRPO,
+    and ``per_sample`` and ``shared`` at each of ``line_taus``: one by default, five lines in all)."""
     from matplotlib.figure import Figure
 
     b = binary_advantages(num_generations, taus)
@@ -152,20 +152,22 @@ def plot_binary(num_generations: int = 8, taus: Sequence[float] = (0.1, 0.25, 0.
     oranges, blues = colormap("Oranges"), colormap("Blues")
     n = max(len(lines_b["taus"]) - 1, 1)
     ax_l.plot(ks_c, [b["grpo_correct"][k] for k in ks_c], color=COLORS["grpo"], linewidth=2, label="GRPO $z$")
+    single = len(lines_b["taus"]) == 1
     ax_l.plot(ks_w, [b["grpo_wrong"][k] for k in ks_w], color=COLORS["grpo"], linewidth=2, linestyle="--")
     for ti, tau in enumerate(lines_b["taus"]):
-        color = oranges(0.4 + 0.55 * ti / n)
+        color = COLORS["per_sample"] if single else oranges(0.4 + 0.55 * ti / n)
         ax_l.plot(ks_c, [lines_b["per_sample_correct"][k][ti] for k in ks_c], color=color, marker="o",
                   markersize=3, label=f"per_sample, tau={tau:g}")
         ax_l.plot(ks_w, [lines_b["per_sample_wrong"][k][ti] for k in ks_w], color=color, marker="o",
                   markersize=3, linestyle="--")
     for ti, tau in enumerate(lines_b["taus"]):
-        ax_l.plot(lines_b["k"], [row[ti] for row in lines_b["shared"]], color=blues(0.4 + 0.55 * ti / n),
+        ax_l.plot(lines_b["k"], [row[ti] for row in lines_b["shared"]],
+                  color=COLORS["shared"] if single else blues(0.4 + 0.55 * ti / n),
                   linewidth=1.5, linestyle="-.", label=f"shared, tau={tau:g} (right = wrong)")
     ax_l.axhline(0, color="0.3", linewidth=0.8)
     ax_l.set_xlabel(f"k correct out of K = {K}")
     ax_l.set_ylabel("advantage")
     ax_l.set_title("a correct completion (solid) and a wrong one (dashed)", fontsize=10)
-    ax_l.legend(fontsize=7, ncol=2, loc="upper right")
+    ax_l.legend(fontsize=9, ncol=1 if single else 2, loc="upper right")
     ax_l.grid(alpha=0.3)
     return fig

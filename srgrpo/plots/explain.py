@@ -22,6 +22,7 @@ __all__ = [
     "tau_limits",
     "format_tau_limits",
     "binary_advantages",
+    "BINARY_TAUS",
     "format_binary",
     "format_credit",
 ]
@@ -167,7 +168,11 @@ def binary_advantages(num_generations: int, taus: Sequence[float]) -> dict[str, 
     return out
 
 
-def format_binary(num_generations: int, taus: Sequence[float], digits: int = 3) -> str:
+#: The temperatures of notebook 1's right-or-wrong table and heatmap (one list, so the two always agree).
+BINARY_TAUS = (0.1, 0.5, 1.0, 2.0)
+
+
+def format_binary(num_generations: int, taus: Sequence[float] = BINARY_TAUS, digits: int = 3) -> str:
     """The shared ``A_soft`` of a 0/1 group as a table: one row per number of correct completions ``k``."""
     b = binary_advantages(num_generations, taus)
     K = b["K"]

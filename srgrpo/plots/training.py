@@ -3,8 +3,10 @@
 It reads ``trainer_state.json`` in the run's output folder (or in its newest ``checkpoint-N`` while a run is still
 going) and draws one panel per metric: the reward with a +-1 std band, each reward function's mean, the spread of the
 soft advantage, the KL to the reference model and the mean completion length. Panels whose metric no run logged are
-left out. Raw values are drawn faintly and an exponential moving average on top; several runs are overlaid, labelled
-by their folder names unless ``labels`` are given.
+left out. Each step's raw value is the bold line (the one to read numbers off); runs of 10 steps or more add an
+exponential moving average as a faint line (it lags behind). The reward's shaded band is +-1 standard deviation of the
+step's rewards over its completions. Several runs are overlaid, labelled by their folder names unless ``labels`` are
+given; a grid slot with no panel is removed, not filled with a legend.
 
 The figure is built without ``pyplot``'s global state: a notebook displays it by returning it, a script saves it with
 ``fig.savefig(path)``.
@@ -150,17 +152,18 @@ def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.
                          "completion_length); is logging_steps set and has a step finished?")
     from matplotlib.ticker import MaxNLocator
 
-    # Columns that leave no empty slot when one of ncols-1..ncols+1 does (a spare slot is given the legend).
+    # Columns that leave the fewest empty slots (an empty slot is removed).
     choices = [c for c in (ncols, ncols + 1, ncols - 1) if 1 <= c <= len(panels)] or [1]
     ncols = min(choices, key=lambda c: (-len(panels) % c, choices.index(c)))
     nrows = math.ceil(len(panels) / ncols)
-    fig = new_figure(fig, (4.3 * ncols, 3.0 * nrows))
+    fig = new_figure(fig, (4.3 * ncols, 3.0 * nrows + 0.4))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     colors = [f"C{i % 10}" for i in range(len(runs))]
     longest = max(len(_series(h, panels[0]["key"])[0]) for h in histories)
     if longest < min_steps_to_smooth:
         smooth = 0.0
     reward_range = _reward_range(histories)
+    banded = False
     for ax, panel in zip(axes, panels):
         for history, label, color in zip(histories, labels, colors):
             xs, ys = _series(history, panel["key"])
@@ -172,31 +175,29 @@ def plot_training(*runs, labels: Sequence[str] | None = None, smooth: float = 0.
                 lookup = dict(zip(bx, bs))
                 if all(x in lookup for x in xs):
                     band = [lookup[x] for x in xs]
-            if smooth:
-                ax.plot(xs, ys, color=color, alpha=0.25, linewidth=1)
             if band is not None:
                 low, high = [y - s for y, s in zip(ys, band)], [y + s for y, s in zip(ys, band)]
                 if reward_range is not None:
                     low = [max(v, reward_range[0]) for v in low]
                     high = [min(v, reward_range[1]) for v in high]
                 ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
-            ax.plot(xs, ema(ys, smooth) if smooth else ys, color=color, linewidth=2, label=label,
-                    marker="o" if len(xs) < min_steps_to_smooth else None, markersize=3)
+                banded = True
+            # The raw values, bold: what the text and tables quote.
+            ax.plot(xs, ys, color=color, linewidth=2, label=label, marker="o", markersize=3)
+            if smooth:  # the moving average, faint: it lags behind the raw values
+                ax.plot(xs, ema(ys, smooth), color=color, alpha=0.45, linewidth=1.2, linestyle="--")
         ax.set_title(panel["title"], fontsize=10)
         ax.set_xlabel("step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    handles, names = [], []
-    for ax in axes[: len(panels)]:
-        for h, n in zip(*ax.get_legend_handles_labels()):
-            if n not in names:
-                handles.append(h)
-                names.append(n)
-    spare = list(axes[len(panels):])
-    for ax in spare:
-        ax.set_axis_off()
-    if handles and spare:
-        spare[0].legend(handles, names, fontsize=9, loc="center", title="runs")
-    elif handles:
-        axes[0].legend(handles, names, fontsize=8, loc="best")
+    for ax in axes[len(panels):]:
+        fig.delaxes(ax)
+    key = ["bold: each step's value"]
+    if smooth:
+        key.append(f"faint dashed: its moving average (EMA {smooth:g}; lags behind)")
+    if banded:
+        key.append("shaded: reward +-1 std over the step's completions")
+    fig.suptitle("; ".join(key), fontsize=9)
+    if len(runs) > 1:
+        axes[0].legend(fontsize=8, loc="best")
     return fig

@@ -134,7 +134,8 @@ class MainJob:
         return "\n".join(lines)
 
     def report(self, before: Mapping[str, Any], after: Mapping[str, Any] | None = None) -> str:
-        """Accuracy, strict accuracy and format rate of the evaluations, with the change when both are given."""
+        """The evaluations' lines (:func:`srgrpo.eval_gsm8k.summary_line`, the glossary's words, no file paths): before,
+        and after when given."""
 
         from srgrpo.eval_gsm8k import summary_line
 
@@ -158,7 +159,8 @@ class MainJob:
 
         return evaluate(self.model, adapter, dataset="gsm8k", split="test", limit=self.gsm8k_check,
                         batch_size=self.gsm8k_check, max_new_tokens=self.gsm8k_check_tokens,
-                        output=self.gsm8k_json("after" if adapter else "before"), overwrite=True, progress=False)
+                        output=self.gsm8k_json("after" if adapter else "before"), overwrite=True, progress=False,
+                        report=False)
 
     def gsm8k_report(self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None = None) -> str:
         """The GSM8K check's lines, or why there is none."""

@@ -272,3 +272,17 @@ def test_cli_imports_an_experiment_only_when_chosen(tmp_path, monkeypatch, capsy
     with pytest.raises(SystemExit):
         lab_cli.main(["no_such_experiment"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_curves_that_overlap_are_drawn_as_one_line():
+    """Issue 31: notebook 2's full figure drew four shared curves within 0.02 of each other; they are one line,
+    labelled with every tau, while the tau slider still draws each."""
+    summary = compare_bandit(["grpo", "shared", "per_sample"], [0.5, 2.0], seeds=3, steps=30, prompts=4)
+    labels = [l.get_label() for l in plot_bandit(summary).axes[0].get_lines() if not l.get_label().startswith("_")]
+    shared = [label for label in labels if label.startswith("shared")]
+    assert len(shared) == 1 and "tau=0.5, 2" in shared[0]
+    assert len([label for label in labels if label.startswith("per_sample")]) == 2  # they differ: both drawn
+    assert len([l for l in plot_bandit(summary, overlap=0).axes[0].get_lines()
+                if l.get_label().startswith("shared")]) == 2
+    assert [l.get_label() for l in plot_bandit(summary, tau=2.0).axes[0].get_lines()
+            if l.get_label().startswith("shared")] == ["shared(tau=2)"]

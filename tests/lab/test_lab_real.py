@@ -79,7 +79,7 @@ def test_a_rerun_does_not_redo_finished_runs(tiny_comparison):
         assert next(work.rglob(name)).stat().st_mtime_ns == stamp, f"{name} was redone"
     assert len(s["runs"]) == 9 and s["methods"]["grpo"]["seeds"] == [0, 1, 2]
     assert "[8/10]" in tiny_comparison["second"].stdout  # progress: one line per finished run
-    assert "pretrained model: accuracy" in tiny_comparison["second"].stdout  # the plain-text table at the end
+    assert "pretrained model: correct" in tiny_comparison["second"].stdout  # the plain-text table at the end
     assert "3 declared comparisons of held-out accuracy" in tiny_comparison["second"].stdout
     first = {(r["label"], r["seed"]): r for r in tiny_comparison["summary_2"]["runs"]}
     for run in s["runs"]:

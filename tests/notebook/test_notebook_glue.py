@@ -18,7 +18,7 @@ from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # 
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402
 from srgrpo.notebook.trainer_on_cpu import (live_report, live_settings, real_conclusions, real_examples,  # noqa: E402
-                                          real_highlights)
+                                          real_highlights, stability_paragraph)
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]
@@ -216,7 +216,7 @@ def fake_real_summary():
 def test_real_highlights_print_the_json_numbers():
     text = real_highlights(fake_real_summary())
     assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
-    assert "pretrained model: accuracy 5.0%, in format 0.0%" in text
+    assert "pretrained model: correct 5.0%, in format 0.0%" in text
     assert "3 seeds per method" in text and "9 runs, 84 min of runs (median 9.3 min each" in text
     grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
     assert "22.0 (20/22/24)" in grpo and "+17.0 [+12.0, +22.0]" in grpo and "95.3 (95/92/99)" in grpo
@@ -248,7 +248,8 @@ def test_real_findings_are_sentences_from_the_json():
     lines = format_findings(fake_real_summary())
     assert lines[0] == ("`grpo`: in format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
                         "+17.0 points [+12.0, +22.0]; the aim is met.")
-    assert lines[1].endswith("(0 of 3 seeds at 90% or more), accuracy change +1.0 points [-6.5, +8.4]; the aim is "
+    # shared: -6.5 would put the rate below 0 from a start of 5.0 %: the interval ends at -5.0 (bounded_change)
+    assert lines[1].endswith("(0 of 3 seeds at 90% or more), accuracy change +1.0 points [-5.0, +8.4]; the aim is "
                              "not met (format < 90% in 3 of 3 seeds; gain < 10 points; gain's interval reaches 0).")
     assert lines[2].startswith("`constant` (control)") and "aim" not in lines[2]
     assert lines[3].startswith("Of the 2 declared comparisons of held-out accuracy, 1 is significant after Holm's")
@@ -289,3 +290,53 @@ def test_the_scaled_learning_rate_comparison_is_the_bandits_own_runs():
     # At tau = 0.1 dividing the lr by tau makes steps 10x larger: on the same bandits it ends higher.
     assert rows[0]["scaled"] > rows[0]["fixed"]
     assert f"{rows[0]['scaled']:.2f}" in format_scaled_lr(rows)
+
+
+def test_change_intervals_never_imply_a_rate_outside_0_to_100():
+    """Issue 31: constant's -3.9 [-6.6, -1.2] from a start of 5.0 % put the rate below 0; the interval is clipped to
+    what the rate allows and marked, with a note saying so."""
+    import re
+
+    from srgrpo.lab.real_figures import CLIPPED_NOTE, bounded_change, format_table
+
+    stat = {"mean": -3.9, "low": -6.62, "high": -1.18}
+    clipped, was = bounded_change(stat, 5.0)
+    assert was and clipped["low"] == -5.0 and clipped["high"] == -1.18 and clipped["mean"] == -3.9
+    assert stat["low"] == -6.62  # the stat itself is left alone
+    assert bounded_change({"mean": 5.0, "low": 1.0, "high": 12.0}, 95.0) == ({"mean": 5.0, "low": 1.0, "high": 5.0},
+                                                                             True)
+    assert bounded_change({"mean": 1.0, "low": -1.0, "high": 2.0}, 5.0)[1] is False
+    assert bounded_change({"mean": 1.0, "low": None, "high": None}, 5.0)[1] is False
+
+    summary = load_results("real.json")
+    start = summary["start"]["heldout"]["accuracy"]["percent"]
+    text = format_table(summary)
+    changes = re.findall(r"([+-]\d+\.\d) \[([+-]\d+\.\d), ([+-]\d+\.\d)\](\*?)", text)
+    assert len(changes) == len(summary["methods"])
+    for mean, low, high, _ in changes:
+        assert 0.0 <= start + float(low) <= start + float(mean) <= start + float(high) <= 100.0
+    constant = next(line for line in text.splitlines() if line.startswith("constant"))
+    assert "-3.9 [-5.0, -1.2]*" in constant
+    assert text.rstrip().endswith(CLIPPED_NOTE)
+
+
+def test_stability_paragraph_says_what_was_declared_and_what_is_done():
+    from srgrpo.lab.stability_plan import DECLARED
+
+    text = stability_paragraph({"runs": []})
+    assert "docs/stability.md" in text and DECLARED["question"] in text
+    assert f"It declared {len(DECLARED['hypotheses'])} hypotheses" in text and "0 of its 20 runs are done" in text
+    bullets = [line for line in text.splitlines() if line.startswith("- ")]
+    assert [b.split(" ")[1] for b in bullets] == [h["id"] for h in DECLARED["hypotheses"]]
+    assert all("not yet tested" in b for b in bullets) and "**" not in text
+    assert "runs are done" in stability_paragraph()  # the committed file reads
+
+
+def test_preset_taus_prints_every_shipped_preset():
+    from srgrpo.notebook.advantage_lab import PRESETS, preset_taus
+    from srgrpo.train.settings import PRESETS_DIR
+
+    assert set(PRESETS) == {p.stem for p in PRESETS_DIR.glob("*.yaml")}
+    lines = preset_taus().splitlines()
+    assert "preset smollm2_cpu: soft_advantage=per_sample, tau=1.0" in lines
+    assert "preset gsm8k_t4: soft_advantage=per_sample, tau=0.5" in lines

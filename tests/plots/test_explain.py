@@ -78,3 +78,16 @@ def test_figures_have_the_expected_layout():
 def test_bad_tau_is_refused():
     with pytest.raises(ValueError):
         advantage_table(REWARDS, 0.0)
+
+
+def test_the_binary_heatmap_has_the_tables_rows():
+    """Issue 31: notebook 1's heatmap had a tau = 0.25 row its table lacked; both now read BINARY_TAUS, and the line
+    panel draws five series (GRPO, per_sample and shared at one tau) with a readable legend."""
+    from srgrpo.plots.explain import BINARY_TAUS, format_binary
+
+    fig = plot_binary(8)
+    heatmap, lines, _ = fig.axes  # the colour bar comes last
+    rows = [float(t.get_text()) for t in heatmap.get_yticklabels()]
+    head = format_binary(8).splitlines()[1]
+    assert rows == list(BINARY_TAUS) == [float(t.split("=")[1]) for t in head.split() if t.startswith("tau=")]
+    assert len(lines.get_legend().get_texts()) == 3 and lines.get_legend().get_texts()[0].get_fontsize() >= 9

@@ -167,3 +167,25 @@ def test_cli_detects_runs_and_results(tmp_path, capsys, monkeypatch):
     assert main([str(res.with_suffix(".jsonl")), "-o", str(tmp_path / "x.png")]) == 2
     assert "not found" in capsys.readouterr().err
     assert main([str(run), "--labels", "a", "b", "-o", str(tmp_path / "x.png")]) == 2
+
+
+def test_one_run_draws_the_raw_values_bold_the_average_faint_and_no_legend_slot():
+    """Issue 31: notebook 4's seven panels of one run: the raw curve is the bold one (the text reads it), the moving
+    average faint, the band explained in the figure, and no eighth slot holding only a legend."""
+    history = fake_history(16)
+    for entry in history[:-1]:
+        entry["frac_reward_zero_std"] = 0.5
+        entry["completions/clipped_ratio"] = 0.1
+    del_keys = ("kl",)
+    for entry in history:
+        for k in del_keys:
+            entry.pop(k, None)
+    fig = plot_training(history, smooth=0.8)
+    assert len(fig.axes) == 7 and all(ax.axison for ax in fig.axes)  # 7 panels, no spare axes
+    assert all(ax.get_legend() is None for ax in fig.axes)  # one run: nothing to tell apart
+    reward_ax = next(ax for ax in fig.axes if ax.get_title().startswith("reward (sum"))
+    raw, average = reward_ax.lines
+    assert list(raw.get_ydata()) == [0.1 * s for s in range(1, 17)]
+    assert raw.get_linewidth() > average.get_linewidth() and (average.get_alpha() or 1) < 1 and raw.get_alpha() is None
+    title = fig.get_suptitle()
+    assert "bold" in title and "moving average" in title and "std" in title

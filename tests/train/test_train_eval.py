@@ -338,3 +338,18 @@ def test_no_preset_picks_the_one_for_this_machine(capsys):
     assert Path(script.preset).stem == "smollm2_cpu" and script.model_name == "smollm2"
     assert script.dataset == "arithmetic" and args.use_cpu
     assert "using 'smollm2_cpu'" in capsys.readouterr().out
+
+
+def test_report_false_leaves_the_summary_line_to_the_caller(tmp_path, monkeypatch, data_dir):
+    """Issue 31: notebook 4 printed each evaluation twice (evaluate's line with its file paths, then the plan's
+    report); with ``report=False`` evaluate logs no summary line and the caller prints it once."""
+    import srgrpo.eval_gsm8k.command as ev
+
+    golds = write_synthetic_gsm8k(tmp_path / "data")
+    monkeypatch.setattr(ev, "generate_greedy", FakeGenerator(golds))
+    kw = dict(data_dir=str(tmp_path / "data"), batch_size=2, max_new_tokens=16, progress=False, limit=2)
+    said, quiet = [], []
+    summary = ev.evaluate("tiny", output=tmp_path / "a.json", log=said.append, **kw)
+    ev.evaluate("tiny", output=tmp_path / "b.json", log=quiet.append, report=False, **kw)
+    assert any(ev.summary_line(summary) in line and "records" in line for line in said)
+    assert not any(ev.summary_line(summary) in line or "a.json" in line or "b.json" in line for line in quiet)
