@@ -68,3 +68,21 @@ def test_results_at_a_glance_are_the_results_files():
                            ("grpo", "constant")}
     pg = primary[("per_sample(tau=1)", "grpo")]
     assert f"undecided ({pg['mean']:+.1f} points [{pg['low']:+.1f}, {pg['high']:+.1f}])" in text
+
+
+def test_what_the_main_job_prints_and_its_spread_are_the_benchmarks():
+    """The Quickstart's verdict is seed 0's as stored, and the ranges over seeds are the stored runs'."""
+    bench = _json("data", "benchmarks", "main_job_seeds.json")
+    runs, summary = bench["runs"], bench["summary"]
+    text = " ".join(README.split())
+    seed0 = next(r for r in runs if r["seed"] == 0)
+    for line in seed0["verdict"][1:3]:  # the correct and in-format lines (the heading and figures name its folder)
+        assert line in README, line
+    n = summary["correct"]["n"]
+    seeds = "/".join(str(r["seed"]) for r in runs)
+    assert f"over seeds {seeds}" in text
+    for key, word in (("correct", "correct"), ("in_format", "in format"), ("cut_off", "cut off")):
+        s = summary[key]
+        assert f"{word} {s['before']}/{n} -> {s['min']}-{s['max']}/{n}" in text, (key, s)
+    minutes = [round(m) for m in summary["minutes"]]
+    assert f"{min(minutes)}-{max(minutes)} minutes a run" in text

@@ -17,7 +17,7 @@ from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS
 from srgrpo.plots.palette import COLORS
 
 __all__ = ["accuracy_by_seed", "plot_seeds", "save_figure", "verdict_sentences", "format_verdicts",
-           "stability_markdown"]
+           "stability_markdown", "meaning"]
 
 FIGURE = "stability-seeds.png"
 
@@ -148,6 +148,32 @@ def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/
         lines.append(f"- Replication (reported, not tested): `per_sample(tau=1)` - `grpo` = {replication['mean']:+.1f} "
                      f"points [{replication['low']:+.1f}, {replication['high']:+.1f}] over {replication['n']} fresh "
                      f"seeds, paired by seed.")
+    tests = analysis.get("tests", {})
+    if tests and not _missing(stability):
+        lines += ["", meaning(stability)]
     if stability.get("figures"):
         lines += ["", f"![held-out accuracy a seed]({figure_prefix}{FIGURE})"]
     return "\n".join(lines)
+
+
+#: What no verdict of this experiment can say, whichever way it comes out.
+SCOPE = ("It does not show how the two compare on another model, on GSM8K, with more steps or larger batches, or "
+         "in bf16: one 135 M model, the kit's word problems, 16 steps of 2 problems x 8 completions, float32 on a CPU.")
+
+
+def meaning(stability: dict[str, Any]) -> str:
+    """What the verdict means for a user choosing between the two methods, and what it does not show."""
+    methods = stability["analysis"]["methods"]
+    soft, grpo = (methods[label] for label in METHODS)
+    h1 = stability["analysis"]["tests"]["H1"]["supported"]
+    spread = (f"(mean absolute deviation from the median: {soft['mad']:.1f} points for `{METHODS[0]}`, "
+              f"{grpo['mad']:.1f} for `{METHODS[1]}`)")
+    if h1:
+        what = (f"**For a user:** on this task, one run of `{METHODS[0]}` is a safer bet than one run of `{METHODS[1]}`: "
+                f"its held-out accuracy varied less from seed to seed {spread}, so a single training run is less "
+                f"likely to land far from the typical one.")
+    else:
+        what = (f"**For a user:** these runs do not show `{METHODS[0]}` to be more predictable from seed to seed than "
+                f"`{METHODS[1]}` {spread}; the specification's \"more stable\" is not supported here, and the choice "
+                f"between them rests on other grounds (the comparison found their mean accuracy alike).")
+    return f"{what} {SCOPE}"

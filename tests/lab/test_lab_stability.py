@@ -92,6 +92,8 @@ def test_verdicts_follow_the_declared_order():
     sentences = verdict_sentences({"runs": runs, "analysis": analysis})
     assert sentences[0].startswith("H1 (") and "**supported**" in sentences[0]
     assert "**not supported**" in sentences[1]
+    text = stability_markdown({"runs": runs, "analysis": analysis})
+    assert "one run of `per_sample(tau=1)` is a safer bet" in text and "does not show how the two compare" in text
     # swapped: H1 fails, so H2 is not supported whatever its p (fixed sequence)
     swapped = [{**r, "label": "grpo" if r["label"] != "grpo" else "per_sample(tau=1)"} for r in runs]
     analysis = analyse(swapped, 5.0)
