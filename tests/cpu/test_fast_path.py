@@ -11,6 +11,7 @@ from conftest import assert_close_in_norm
 
 from srgrpo import SRGRPOTrainer
 from srgrpo.models.tiny import load_tiny
+from srgrpo.plumbing.runtime import torch_threads
 
 from test_sampling import lora_model
 from test_trainer import prompts_dataset, small_config
@@ -48,8 +49,14 @@ def grpo_batch(tok, prompts_per_batch=2, k=4, completion_len=7, seed=0):
     return torch.tensor(rows), torch.tensor(masks), completion_len
 
 
-@pytest.mark.parametrize("compute_entropy", [False, True])
-def test_the_shared_prompt_pass_equals_trls_full_pass(tmp_path, compute_entropy):
+@pytest.mark.parametrize("compute_entropy,threads", [(False, 1), (True, 1), (False, 2)])
+def test_the_shared_prompt_pass_equals_trls_full_pass(tmp_path, compute_entropy, threads):
+    """Equal within float32's sum-order noise with one thread and with two (another order of the same sums)."""
+    with torch_threads(threads):
+        _check_shared_prompt_pass(tmp_path, compute_entropy)
+
+
+def _check_shared_prompt_pass(tmp_path, compute_entropy):
     trainer = make_trainer(tmp_path)
     ids, mask, c = grpo_batch(trainer.processing_class)
     model = trainer.model
