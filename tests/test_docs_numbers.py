@@ -86,3 +86,14 @@ def test_what_the_main_job_prints_and_its_spread_are_the_benchmarks():
         assert f"{word} {s['before']}/{n} -> {s['min']}-{s['max']}/{n}" in text, (key, s)
     minutes = [round(m) for m in summary["minutes"]]
     assert f"{min(minutes)}-{max(minutes)} minutes a run" in text
+
+
+def test_notebook_4_quotes_the_main_jobs_seeds_as_stored():
+    nb = json.loads((REPO / "notebooks" / "04_gsm8k_unsloth.ipynb").read_text())
+    text = " ".join(" ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").split())
+    s = _json("data", "benchmarks", "main_job_seeds.json")["summary"]
+    seeds = s["seeds"]
+    assert f"over seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}" in text
+    assert f"it ended with {s['correct']['min']} to {s['correct']['max']} of {s['correct']['n']} correct" in text
+    formats = s["in_format"]["after"]
+    assert f"but with {', '.join(map(str, formats[:-1]))} and {formats[-1]} answers in format" in text

@@ -321,15 +321,23 @@ def test_change_intervals_never_imply_a_rate_outside_0_to_100():
 
 
 def test_stability_paragraph_says_what_was_declared_and_what_is_done():
-    from srgrpo.lab.stability_plan import DECLARED
+    from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
 
-    text = stability_paragraph({"runs": []})
+    text = stability_paragraph({"runs": [], "complete": False})
     assert "docs/stability.md" in text and DECLARED["question"] in text
-    assert f"It declared {len(DECLARED['hypotheses'])} hypotheses" in text and "0 of its 20 runs are done" in text
+    assert f"It declared {len(DECLARED['hypotheses'])} hypotheses, tested on 20 runs" in text
+    assert "in progress" in text and "**" not in text
     bullets = [line for line in text.splitlines() if line.startswith("- ")]
-    assert [b.split(" ")[1] for b in bullets] == [h["id"] for h in DECLARED["hypotheses"]]
-    assert all("not yet tested" in b for b in bullets) and "**" not in text
-    assert "runs are done" in stability_paragraph()  # the committed file reads
+    assert [b.split(" ")[1].rstrip(":") for b in bullets] == [h["id"] for h in DECLARED["hypotheses"]]
+    # once complete, each hypothesis gets its verdict sentence
+    runs = [{"label": label, "seed": seed, "heldout": {"accuracy": {"percent": 20.0 + (seed % 3) * (label == "grpo")}},
+             "curves": {"reward": [0.0, 0.5, 0.25]}} for label in METHODS for seed in FRESH_SEEDS]
+    from srgrpo.lab.stability_analysis import analyse
+
+    done = stability_paragraph({"runs": runs, "complete": True, "analysis": analyse(runs, 5.0)})
+    verdicts = [line for line in done.splitlines() if line.startswith("- ")]
+    assert len(verdicts) == 2 and all("supported" in v for v in verdicts)
+    assert "in progress" in stability_paragraph()  # the committed file reads (its runs are not all in)
 
 
 def test_preset_taus_prints_every_shipped_preset():
