@@ -18,6 +18,13 @@ from pathlib import Path
 
 import pytest
 
+# Several pytest-xdist workers (`-n auto`) share the machine's cores: each gets its share of threads, and so do the
+# commands, notebook kernels and child interpreters it starts (they inherit OMP_NUM_THREADS), instead of every
+# process running as many threads as there are cores. A single process keeps torch's own default.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+if _WORKERS > 1 and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+
 _EXECUTE = Path(__file__).resolve().parent / "notebooks" / "execute.py"
 
 

@@ -20,8 +20,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 # The suite switches offline mode by HF_HUB_OFFLINE alone (a test that needs the hub "reachable" unsets it); the
 # user's own TRANSFORMERS_OFFLINE must not leak in and change what such a test sees.
 os.environ.pop("TRANSFORMERS_OFFLINE", None)
-# Quiet output: the GGUF converter's and the libraries' progress bars (each loading of SmolLM2 drew one).
-os.environ["TQDM_DISABLE"] = "1"
+# Quiet output: the libraries' progress bars (transformers follows huggingface_hub's switch). Not TQDM_DISABLE: tqdm
+# reads it when it is first imported, so whether it took effect would depend on the test order (and the step table's
+# own bar is tested).
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["SRGRPO_DISABLE_UNSLOTH"] = "1"

