@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,8 @@ def plot_seeds(stability: dict[str, Any], comparison: dict[str, Any] | None, pat
             value = fresh[label][seed] if is_fresh else earlier[label][seed]
             offset = (i - (len(seeds) - 1) / 2) * 0.035
             ax.plot(x + offset, value, "o", ms=7, color=color, mfc=color if is_fresh else "white", mew=1.5)
-        fresh_values = sorted(fresh[label].values())
-        if fresh_values:
-            n = len(fresh_values)
-            median = (fresh_values[(n - 1) // 2] + fresh_values[n // 2]) / 2
+        if fresh[label]:
+            median = statistics.median(fresh[label].values())
             ax.plot([x - 0.3, x + 0.3], [median, median], color=color, lw=2.5, alpha=0.6)
     start = stability.get("start", {}).get("heldout", {}).get("accuracy", {}).get("percent")
     if start is not None:
