@@ -49,10 +49,10 @@ class MainJobSettings:
 
 def _rate(summary: dict[str, Any], key: str, with_interval: bool = False) -> str:
     """``15/64 (23.4%)``, with ``[14.7, 35.1]`` (the 95 % Wilson interval) when asked."""
+    from srgrpo.glossary import eval_count
     from srgrpo.plumbing.stats import wilson_interval
 
-    n = summary["n"]
-    k = summary["correct"] if key == "accuracy" else round(summary[key] * n)
+    n, k = summary["n"], eval_count(summary, key)
     text = f"{k}/{n} ({100 * k / n:.1f}%"
     if with_interval:
         low, high = wilson_interval(k, n)

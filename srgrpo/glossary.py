@@ -22,7 +22,7 @@ reward scores. The two can disagree: a model whose greedy answer is right can st
 
 from __future__ import annotations
 
-__all__ = ["TERMS", "EVAL_KEYS", "LAB_KEYS", "label"]
+__all__ = ["TERMS", "EVAL_KEYS", "EVAL_COUNTS", "LAB_KEYS", "label", "eval_count"]
 
 #: word -> meaning (the table above).
 TERMS: dict[str, str] = {
@@ -42,6 +42,25 @@ EVAL_KEYS: dict[str, str] = {
     "answer_line_rate": "answer line",
     "truncated_rate": "cut off",
 }
+
+#: The evaluation summary's rates that are also stored as counts; the others are stored only as fractions of ``n``.
+EVAL_COUNTS: dict[str, str] = {"accuracy": "correct", "strict_accuracy": "strict_correct"}
+
+
+def eval_count(summary: dict, key: str) -> int | None:
+    """How many of an evaluation summary's ``n`` problems its rate ``key`` counts (None if the summary lacks it).
+
+    One place for the arithmetic: the main job's verdict, the evaluate command's line and the accuracy figure all
+    show ``k/n`` and must agree on ``k``."""
+    n = summary.get("n")
+    if n is None:
+        return None
+    if summary.get(EVAL_COUNTS.get(key, "")) is not None:
+        return int(summary[EVAL_COUNTS[key]])
+    if summary.get(key) is None:
+        return None
+    return round(float(summary[key]) * int(n))
+
 
 #: The learning lab's held-out rate keys (``srgrpo.lab.real_task``) -> their word.
 LAB_KEYS: dict[str, str] = {

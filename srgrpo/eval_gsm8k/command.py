@@ -182,13 +182,11 @@ def summary_line(summary: dict[str, Any]) -> str:
     """``correct 12/64 (18.8%, 95% CI 11.1-30.0%), correct and in format 10/64 (15.6%), in format 61/64 (95.3%),
     cut off 0/64 (0.0%)``: what was right, and the two rates where a short RL run's learning shows first (the answer
     in format; stopping). The words are :mod:`srgrpo.glossary`'s."""
-    from srgrpo.glossary import EVAL_KEYS
+    from srgrpo.glossary import EVAL_KEYS, eval_count
 
     n = summary["n"]
     lo, hi = summary["accuracy_ci95"]
-    counts = {EVAL_KEYS["strict_accuracy"]: summary["strict_correct"],
-              EVAL_KEYS["format_rate"]: round(summary["format_rate"] * n),
-              EVAL_KEYS["truncated_rate"]: round(summary["truncated_rate"] * n)}
+    counts = {EVAL_KEYS[key]: eval_count(summary, key) for key in ("strict_accuracy", "format_rate", "truncated_rate")}
     return (f"{EVAL_KEYS['accuracy']} {summary['correct']}/{n} ({summary['accuracy']:.1%}, 95% CI {lo:.1%}-{hi:.1%}), "
             + ", ".join(f"{name} {k}/{n} ({k / n if n else 0:.1%})" for name, k in counts.items()))
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.glossary import EVAL_KEYS
+from srgrpo.glossary import EVAL_KEYS, eval_count
 from srgrpo.plots.training import new_figure
 from srgrpo.plumbing.stats import wilson_interval
 
@@ -43,15 +43,8 @@ def _result_label(result, data: dict, index: int) -> str:
 
 def _counts(data: dict, kind: str) -> tuple[int, int] | None:
     """(successes, n) for kind 'accuracy', 'strict_accuracy', 'format_rate' or 'truncated_rate'."""
-    n = data.get("n")
-    count_key = {"accuracy": "correct", "strict_accuracy": "strict_correct"}.get(kind)
-    k = data.get(count_key) if count_key else None
-    if n is None or k is None:
-        if n is not None and data.get(kind) is not None:
-            k = round(float(data[kind]) * int(n))
-        else:
-            return None
-    return int(k), int(n)
+    k = eval_count(data, kind)
+    return None if k is None else (k, int(data["n"]))
 
 
 #: The bars of :func:`plot_accuracy`: the summary's key, its name in the legend, its colour.
