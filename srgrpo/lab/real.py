@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 from srgrpo.lab.real_comparison import compare, comparisons
 from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, PRIMARY_RATE, RealLabSettings, RunSpec, run_grid, settings_id
-from srgrpo.lab.results import machine_record, parse_command, run_metadata, write_json
+from srgrpo.lab.results import machine_record, parse_command, run_and_write, write_json
 from srgrpo.plumbing.runtime import torch_threads
 
 __all__ = ["run_comparison", "main"]
@@ -163,24 +163,15 @@ def run_comparison(settings: RealLabSettings, log=print) -> dict[str, Any]:
 def main(argv: Sequence[str] = ()) -> int:
     settings = parse_command(RealLabSettings, argv, "real",
                              "Compare advantage methods on SmolLM2-135M-Instruct, offline, on a CPU (srgrpo.lab.real).")
-    try:
-        summary = run_comparison(settings)
-    except KeyboardInterrupt:
-        print(f"interrupted: finished runs are kept in {settings.runs_folder()}; run the same command to resume",
-              file=sys.stderr)
-        return 130
-    summary["metadata"] = run_metadata(["real", *argv])
-    output = Path(settings.output)
-    if settings.figures:
-        from srgrpo.lab.real_figures import save_figures
+    from srgrpo.lab.real_figures import format_comparisons, format_table, save_figures
 
-        summary["figures"] = [str(p) for p in save_figures(summary, output)]
-    write_json(output, summary)
-    from srgrpo.lab.real_figures import format_comparisons, format_table
+    summary = run_and_write(settings, argv, "real", run_comparison, save_figures)
+    if summary is None:
+        return 130
 
     print(format_table(summary))
     print(format_comparisons(summary))
-    print(f"wrote {output} ({len(summary['runs'])} runs, {summary['elapsed_s']:.0f} s)")
+    print(f"wrote {settings.output} ({len(summary['runs'])} runs, {summary['elapsed_s']:.0f} s)")
     return 0
 
 

@@ -18,12 +18,13 @@ import platform
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from srgrpo.plumbing.runtime import atomic_write_text, library_versions
 from srgrpo.plumbing.stats import mean_ci95, t_quantile_975
 
-__all__ = ["run_metadata", "machine_record", "cpu_features", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command"]
+__all__ = ["run_metadata", "machine_record", "cpu_features", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command",
+           "run_and_write"]
 
 
 def _cpu_model() -> str | None:
@@ -121,3 +122,26 @@ def parse_command(settings_class: type, argv: Sequence[str], name: str, descript
 
     parser = HfArgumentParser(settings_class, prog=f"python -m srgrpo.lab {name}", description=description)
     return parser.parse_args_into_dataclasses(args=list(argv))[0]
+
+
+def run_and_write(settings: Any, argv: Sequence[str], name: str, run: Callable[[Any], dict[str, Any]],
+                  save_figures: Callable[[dict[str, Any], Path], Iterable[Path]]) -> dict[str, Any] | None:
+    """Run (or resume) a resumable lab experiment and write its results file: metadata, figures, atomically.
+
+    ``run(settings)`` returns the summary; ``save_figures(summary, output)`` draws beside ``settings.output`` (when
+    ``settings.figures``). An interruption loses no finished run (each is kept in ``settings.runs_folder()``): it
+    says so and how to resume, and returns None.
+    """
+    try:
+        summary = run(settings)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are kept in {settings.runs_folder()}; run the same command to resume",
+              file=sys.stderr)
+        return None
+    summary["metadata"] = run_metadata([name, *argv])
+    output = Path(settings.output)
+    output.parent.mkdir(parents=True, exist_ok=True)  # the figures go beside it, before the file is written
+    if settings.figures:
+        summary["figures"] = [str(p) for p in save_figures(summary, output)]
+    write_json(output, summary)
+    return summary

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.results import parse_command, run_metadata, write_json
+from srgrpo.lab.results import parse_command, run_and_write, run_metadata, write_json
 from srgrpo.lab.stability_plan import COMPARISON_SETTINGS_ID, DECLARED, StabilitySettings
 
 __all__ = ["main", "summarise"]
@@ -76,21 +76,12 @@ def main(argv: Sequence[str] = ()) -> int:
         print(f"wrote the declared plan to {output}; run `python -m srgrpo.lab stability` to run it")
         return 0
     from srgrpo.lab.real import run_comparison
+    from srgrpo.lab.stability_figures import format_verdicts, save_figure
 
-    try:
-        summary = summarise(run_comparison(settings))
-    except KeyboardInterrupt:
-        print(f"interrupted: finished runs are kept in {settings.runs_folder()}; run the same command to resume",
-              file=sys.stderr)
+    summary = run_and_write(settings, argv, "stability", lambda s: summarise(run_comparison(s)),
+                            lambda summary, out: [save_figure(summary, out)])
+    if summary is None:
         return 130
-    summary["metadata"] = run_metadata(["stability", *argv])
-    if settings.figures:
-        from srgrpo.lab.stability_figures import save_figure
-
-        summary["figures"] = [str(save_figure(summary, output))]
-    write_json(output, summary)
-    from srgrpo.lab.stability_figures import format_verdicts
-
     print(format_verdicts(summary))
     print(f"wrote {output} ({len(summary['runs'])} runs)")
     return 0

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from srgrpo.lab.stability_plan import ALPHA, FRESH_SEEDS, METHODS
+from srgrpo.lab.stability_plan import ALPHA, FRESH_SEEDS, METHODS, missing_runs
 
 __all__ = ["abs_deviations", "mad", "roughness", "permutation_p", "analyse", "collapsed"]
 
@@ -68,9 +68,10 @@ def collapsed(accuracies: Sequence[float], start: float) -> int:
 
 
 def _by_method(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The declared runs (the two methods, seeds 6-15) a method, by seed; any other run is not the experiment's."""
     out: dict[str, list[dict[str, Any]]] = {label: [] for label in METHODS}
     for run in runs:
-        if run["label"] in out:
+        if run["label"] in out and run["seed"] in FRESH_SEEDS:
             out[run["label"]].append(run)
     for label in out:
         out[label].sort(key=lambda r: r["seed"])
@@ -116,8 +117,7 @@ def analyse(runs: Sequence[dict[str, Any]], start_accuracy: float) -> dict[str, 
             "collapsed": collapsed(acc, start_accuracy),
         }
     tests: dict[str, Any] = {}
-    testable = all([r["seed"] for r in group] == list(FRESH_SEEDS) for group in (soft, grpo))
-    if testable:
+    if not missing_runs(runs):
         s, g = methods[METHODS[0]], methods[METHODS[1]]
         h1_p = permutation_p(abs_deviations(g["accuracy"]), abs_deviations(s["accuracy"]))
         h2_p = permutation_p([roughness(r["curves"]["reward"]) for r in grpo],

@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS
+from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS, missing_runs
 from srgrpo.plots.palette import COLORS
 
 __all__ = ["accuracy_by_seed", "plot_seeds", "save_figure", "verdict_sentences", "format_verdicts",
@@ -82,8 +82,7 @@ def save_figure(stability: dict[str, Any], output) -> Path:
 
 
 def _missing(stability: dict[str, Any]) -> int:
-    done = accuracy_by_seed(stability.get("runs", []))
-    return sum(1 for label in METHODS for seed in FRESH_SEEDS if seed not in done[label])
+    return missing_runs(stability.get("runs", []))
 
 
 #: Where finished runs are checkpointed while the experiment runs (``--work_dir``), beside the results file.

@@ -39,11 +39,11 @@ Reported, not tested
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from srgrpo.lab.real_settings import RealLabSettings
 
-__all__ = ["DECLARED", "StabilitySettings", "FRESH_SEEDS", "METHODS", "ALPHA", "COMPARISON_SETTINGS_ID"]
+__all__ = ["DECLARED", "StabilitySettings", "FRESH_SEEDS", "METHODS", "ALPHA", "COMPARISON_SETTINGS_ID", "missing_runs"]
 
 #: The fresh seeds: ten a method, none of 0 (the pilot) or 1-5 (the comparison that suggested the question).
 FRESH_SEEDS = tuple(range(6, 16))
@@ -116,3 +116,9 @@ class StabilitySettings(RealLabSettings):
                              metadata={"help": "the declared fresh seeds (6 to 15)"})
     declare_only: bool = field(default=False, metadata={
         "help": "write the declared block (and nothing run) to --output and stop: the commit before the first run"})
+
+
+def missing_runs(runs: Sequence[dict[str, Any]]) -> int:
+    """How many of the declared runs (each method at each of the fresh seeds) are not among ``runs``."""
+    done = {(run["label"], run["seed"]) for run in runs}
+    return sum(1 for label in METHODS for seed in FRESH_SEEDS if (label, seed) not in done)

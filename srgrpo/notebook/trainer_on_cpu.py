@@ -164,10 +164,11 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR,
 
 def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
     """Notebook 3's paragraph on the stability experiment (``docs/stability.md``), read from
-    ``data/results/stability.json``: what it declared and each hypothesis's verdict, or, until all its runs are in,
+    ``data/results/stability.json``: what it declared, each hypothesis's verdict and what that means for a user
+    choosing between the two methods, or, until all its runs are in,
     that they are in progress (the runs checkpointed so far are counted in docs/lab.md, not here: this output is
     compared by nbval and changes only with the results file)."""
-    from srgrpo.lab.stability_figures import verdict_sentences
+    from srgrpo.lab.stability_figures import meaning, verdict_sentences
     from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
 
     if stability is None:
@@ -180,5 +181,6 @@ def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
     if not stability.get("complete"):
         return head + (" Its runs are in progress (docs/lab.md counts those finished); the verdicts will be printed "
                        "here once all are in:\n" + "\n".join(f"- {h['id']}: {h['claim']}" for h in hypotheses))
-    verdicts = [sentence.replace("**", "") for sentence in verdict_sentences(dict(stability))]
-    return "\n".join([head, *(f"- {v}" for v in verdicts)])
+    plain = lambda text: text.replace("**", "").replace("`", "")  # printed, not rendered  # noqa: E731
+    verdicts = [plain(sentence) for sentence in verdict_sentences(dict(stability))]
+    return "\n".join([head, *(f"- {v}" for v in verdicts), plain(meaning(dict(stability)))])

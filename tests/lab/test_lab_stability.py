@@ -124,3 +124,49 @@ def test_checkpointed_runs_are_counted_from_their_files(tmp_path):
     for name in ("start.json", "grpo__seed6.json", "per_sample-tau1__seed6.json", "grpo__seed3.json"):
         (folder / name).write_text("{}")
     assert checkpointed_runs(tmp_path, "abc") == 2 and checkpointed_runs(tmp_path, "other") == 0
+
+
+def test_runs_outside_the_declared_seeds_are_not_part_of_the_test():
+    runs = [fake_run(label, s, 10.0 + s % 3, [0.0, 0.1 * (s % 2)]) for label in METHODS for s in FRESH_SEEDS]
+    extra = [fake_run("grpo", 16, 90.0, [0.0, 1.0]), fake_run("per_sample(tau=1)", 3, 0.0, [1.0, 0.0])]
+    assert analyse(runs + extra, 5.0) == analyse(runs, 5.0)
+
+
+def test_the_command_analyses_checkpointed_runs_into_a_new_folder(tmp_path):
+    """The real command, as a subprocess, on the 20 declared runs already checkpointed (made from a committed run file,
+    so nothing trains): it writes the results file and the figure into a folder that did not exist, and says the
+    verdicts."""
+    from conftest import run_module, subprocess_env
+
+    source = REPO / "data" / "results" / "stability-runs" / COMPARISON_SETTINGS_ID
+    folder = tmp_path / "runs" / COMPARISON_SETTINGS_ID
+    folder.mkdir(parents=True)
+    (folder / "start.json").write_text((source / "start.json").read_text())
+    for key in ("grpo", "per_sample-tau1"):
+        template = json.loads((source / f"{key}__seed6.json").read_text())
+        for i, seed in enumerate(FRESH_SEEDS):
+            stored = json.loads(json.dumps(template))
+            stored["key"], stored["result"]["seed"] = f"{key}__seed{seed}", seed
+            stored["result"]["heldout"]["accuracy"]["percent"] = 10.0 + (i if key == "grpo" else i % 2)
+            (folder / f"{key}__seed{seed}.json").write_text(json.dumps(stored))
+    output = tmp_path / "new" / "stability.json"
+    proc = run_module(["srgrpo.lab", "stability", "--work_dir", str(tmp_path / "runs"), "--output", str(output)],
+                      subprocess_env(HF_HUB_OFFLINE="1"), REPO)
+    assert "0 to do" in proc.stdout and "H1 (" in proc.stdout and "H2 (" in proc.stdout
+    written = json.loads(output.read_text())
+    assert written["declared"] == DECLARED and written["complete"] and len(written["runs"]) == 20
+    assert set(written["analysis"]["tests"]) == {"H1", "H2"} and (output.parent / "stability-seeds.png").is_file()
+    assert written["analysis"]["methods"]["grpo"]["accuracy"] == [10.0 + i for i in range(10)]
+
+
+def test_an_interrupted_run_says_how_to_resume_and_writes_nothing(tmp_path, capsys):
+    from srgrpo.lab.results import run_and_write
+
+    def interrupted(_settings):
+        raise KeyboardInterrupt
+
+    settings = StabilitySettings(output=str(tmp_path / "out" / "stability.json"), work_dir=str(tmp_path / "runs"))
+    assert run_and_write(settings, [], "stability", interrupted, lambda summary, out: []) is None
+    err = capsys.readouterr().err
+    assert "interrupted: finished runs are kept in" in err and "run the same command to resume" in err
+    assert not (tmp_path / "out" / "stability.json").exists()
