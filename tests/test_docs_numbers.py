@@ -97,3 +97,25 @@ def test_notebook_4_quotes_the_main_jobs_seeds_as_stored():
     assert f"it ended with {s['correct']['min']} to {s['correct']['max']} of {s['correct']['n']} correct" in text
     formats = s["in_format"]["after"]
     assert f"but with {', '.join(map(str, formats[:-1]))} and {formats[-1]} answers in format" in text
+
+
+def test_the_stability_verdict_is_the_results_files():
+    """README's line and docs/stability.md's verdict are the stability file's tests, word for word; "in progress"
+    while its runs are not all in."""
+    stability = _json("data", "results", "stability.json")
+    readme = " ".join(README.split())
+    page = " ".join((REPO / "docs" / "stability.md").read_text(encoding="utf-8").split())
+    if not stability.get("complete"):
+        assert "the stability experiment ([docs/stability.md](docs/stability.md)) is in progress" in readme
+        return
+    tests = stability["analysis"]["tests"]
+
+    def said(test: dict) -> str:
+        return "supported" if test["supported"] else "not supported"
+
+    p1, p2 = (f"p = {t['p']:.3f}" if t["p"] >= 0.001 else "p <0.001" for t in (tests["H1"], tests["H2"]))
+    h2 = p2 if tests["H2"]["tested"] else f"not tested, as H1 was not supported; {p2}"
+    verdict = f'"more stable" (H1) is {said(tests["H1"])} ({p1}), "smoother" (H2) is {said(tests["H2"])} ({h2})'
+    assert verdict in readme, verdict
+    assert verdict in page, verdict
+    assert "in progress" not in readme and "in progress" not in page

@@ -16,6 +16,7 @@ from typing import Any
 
 from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS, missing_runs
 from srgrpo.plots.palette import COLORS
+from srgrpo.plumbing.stats import p_text
 
 __all__ = ["accuracy_by_seed", "plot_seeds", "save_figure", "verdict_sentences", "format_verdicts",
            "stability_markdown", "meaning"]
@@ -110,11 +111,17 @@ def verdict_sentences(stability: dict[str, Any], finished: int | None = None) ->
     for h in DECLARED["hypotheses"]:
         test = tests[h["id"]]
         word = "supported" if test["supported"] else "not supported"
-        why = f"one-sided exact permutation p = {test['p']:.3f} (alpha {ALPHA})"
+        why = f"one-sided exact permutation {_p(test['p'])} (alpha {ALPHA})"
         if h["id"] == "H2" and not test.get("tested", True):
-            why = f"not tested, because H1 was not supported (declared order; its p would be {test['p']:.3f})"
+            why = f"not tested, because H1 was not supported (declared order; its {_p(test['p'])})"
         out.append(f"{h['id']} ({h['claim']}): **{word}**; {why}.")
     return out
+
+
+def _p(p: float) -> str:
+    """``p = 0.032``, or ``p <0.001`` (an exact test's smallest p here is 1/184,756; three decimals say enough)."""
+    text = p_text(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def format_verdicts(stability: dict[str, Any]) -> str:
