@@ -19,7 +19,7 @@ from srgrpo.plots.palette import COLORS
 from srgrpo.plumbing.stats import p_text
 
 __all__ = ["accuracy_by_seed", "plot_seeds", "save_figure", "verdict_sentences", "format_verdicts",
-           "stability_markdown", "meaning"]
+           "stability_markdown", "meaning", "computed_on"]
 
 FIGURE = "stability-seeds.png"
 
@@ -136,7 +136,7 @@ def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/
     lines = [f"**Is SR-GRPO more stable and smoother than GRPO? Fresh seeds 6-15** (`python -m srgrpo.lab stability`; "
              f"declared before the first run: [docs/stability.md](stability.md))", ""]
     if methods and any(m["n"] for m in methods.values()):
-        lines += ["| method | runs | held-out accuracy (%) a seed | median | SD | MAD | roughness (mean) | "
+        lines += ["| method | runs | held-out accuracy (%), seed 6 to 15 | median | SD | MAD | roughness (mean) | "
                   "below the pretrained model |", "|---|---|---|---|---|---|---|---|"]
         for label in METHODS:
             m = methods[label]
@@ -147,6 +147,8 @@ def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/
             lines.append(f"| `{label}` | {m['n']} | {values} | {m['median']:g} | {sd} | {m['mad']:.1f} | "
                          f"{m['mean_roughness']:.3f} | {m['collapsed']} |")
         lines.append("")
+    if methods and not _missing(stability):
+        lines += [computed_on(stability), ""]
     lines += [f"- {s}" for s in verdict_sentences(stability, finished)]
     replication = analysis.get("replication")
     if replication and not _missing(stability):
@@ -159,6 +161,20 @@ def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/
     if stability.get("figures"):
         lines += ["", f"![held-out accuracy a seed]({figure_prefix}{FIGURE})"]
     return "\n".join(lines)
+
+
+def computed_on(stability: dict[str, Any]) -> str:
+    """Where the runs were computed and what they took: the CPU kind(s), each run's wall time (pauses and time
+    shared with other work included: a cost, not a benchmark)."""
+    machines = stability.get("machines") or []
+    kinds = "; ".join(f"{m['cpu_model']} ({', '.join(m['cpu_features']) or 'no listed features'})"
+                      + (f", {m['runs']} run{'s' * (m['runs'] != 1)}" if len(machines) > 1 else "") for m in machines)
+    where = (f"on {len(machines)} CPU kinds, pooled in the tests: {kinds}" if len(machines) > 1
+             else f"on one CPU kind: {kinds or 'not recorded'}")
+    walls = [run["wall_s"] / 60 for run in stability.get("runs", []) if run.get("wall_s") is not None]
+    cost = (f"; wall time a run {statistics.median(walls):.1f} min (median; {min(walls):.1f} to {max(walls):.1f}), "
+            f"{sum(walls) / 60:.1f} hours in all" if walls else "")
+    return f"The {len(stability.get('runs', []))} runs were computed {where}, float32, one thread a run{cost}."
 
 
 #: What no verdict of this experiment can say, whichever way it comes out.

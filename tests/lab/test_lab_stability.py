@@ -170,3 +170,15 @@ def test_an_interrupted_run_says_how_to_resume_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err
     assert "interrupted: finished runs are kept in" in err and "run the same command to resume" in err
     assert not (tmp_path / "out" / "stability.json").exists()
+
+
+def test_the_report_says_where_the_runs_were_computed_and_what_they_took():
+    from srgrpo.lab.stability_figures import computed_on
+
+    amd = {"cpu_model": "AMD EPYC", "cpu_features": ["avx2"], "runs": 19}
+    intel = {"cpu_model": "Intel Xeon", "cpu_features": ["avx2", "amx_bf16"], "runs": 1}
+    runs = [{"wall_s": 600.0}] * 19 + [{"wall_s": 1200.0}]
+    one = computed_on({"machines": [{**amd, "runs": 20}], "runs": runs})
+    assert "on one CPU kind: AMD EPYC (avx2)" in one and "10.0 min (median; 10.0 to 20.0), 3.5 hours in all" in one
+    two = computed_on({"machines": [amd, intel], "runs": runs})
+    assert "on 2 CPU kinds, pooled in the tests: AMD EPYC (avx2), 19 runs; Intel Xeon (avx2, amx_bf16), 1 run" in two
