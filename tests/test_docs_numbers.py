@@ -119,3 +119,13 @@ def test_the_stability_verdict_is_the_results_files():
     assert verdict in readme, verdict
     assert verdict in page, verdict
     assert "in progress" not in readme and "in progress" not in page
+    rep = stability["analysis"]["replication"]
+    replicated = f"{rep['mean']:+.1f} points [{rep['low']:+.1f}, {rep['high']:+.1f}]"
+    assert f"replicated as {replicated}" in readme and f"({replicated}, paired by seed)" in page
+    methods = stability["analysis"]["methods"]
+    earlier = [r["heldout"]["accuracy"]["percent"] for r in _json("data", "results", "real.json")["runs"]
+               if r["label"] == "per_sample(tau=1)"]
+    soft, grpo = (methods[label]["accuracy"] for label in ("per_sample(tau=1)", "grpo"))
+    assert (f"spread about as widely as `grpo`'s ({min(soft):g} to {max(soft):g} % against {min(grpo):g} to "
+            f"{max(grpo):g} %), so the narrow spread of seeds 1-5 ({min(earlier):g} to {max(earlier):g} %)") in page
+    assert len(stability["machines"]) == 1 and "All 20 ran on one CPU kind" in page
