@@ -55,8 +55,9 @@ def eval_count(summary: dict, key: str) -> int | None:
     n = summary.get("n")
     if n is None:
         return None
-    if summary.get(EVAL_COUNTS.get(key, "")) is not None:
-        return int(summary[EVAL_COUNTS[key]])
+    stored = EVAL_COUNTS.get(key)
+    if stored is not None and summary.get(stored) is not None:
+        return int(summary[stored])
     if summary.get(key) is None:
         return None
     return round(float(summary[key]) * int(n))

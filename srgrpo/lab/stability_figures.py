@@ -147,16 +147,17 @@ def stability_markdown(stability: dict[str, Any], figure_prefix: str = "../data/
             lines.append(f"| `{label}` | {m['n']} | {values} | {m['median']:g} | {sd} | {m['mad']:.1f} | "
                          f"{m['mean_roughness']:.3f} | {m['collapsed']} |")
         lines.append("")
-    if methods and not _missing(stability):
+    all_in = not _missing(stability)
+    if methods and all_in:
         lines += [computed_on(stability), ""]
     lines += [f"- {s}" for s in verdict_sentences(stability, finished)]
     replication = analysis.get("replication")
-    if replication and not _missing(stability):
+    if replication and all_in:
         lines.append(f"- Replication (reported, not tested): `per_sample(tau=1)` - `grpo` = {replication['mean']:+.1f} "
                      f"points [{replication['low']:+.1f}, {replication['high']:+.1f}] over {replication['n']} fresh "
                      f"seeds, paired by seed.")
     tests = analysis.get("tests", {})
-    if tests and not _missing(stability):
+    if tests and all_in:
         lines += ["", meaning(stability)]
     if stability.get("figures"):
         lines += ["", f"![held-out accuracy a seed]({figure_prefix}{FIGURE})"]

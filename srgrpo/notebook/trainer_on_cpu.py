@@ -168,7 +168,7 @@ def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
     choosing between the two methods, or, until all its runs are in,
     that they are in progress (the runs checkpointed so far are counted in docs/lab.md, not here: this output is
     compared by nbval and changes only with the results file)."""
-    from srgrpo.lab.stability_figures import meaning, verdict_sentences
+    from srgrpo.lab.stability_figures import format_verdicts, meaning
     from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
 
     if stability is None:
@@ -181,6 +181,6 @@ def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
     if not stability.get("complete"):
         return head + (" Its runs are in progress (docs/lab.md counts those finished); the verdicts will be printed "
                        "here once all are in:\n" + "\n".join(f"- {h['id']}: {h['claim']}" for h in hypotheses))
-    plain = lambda text: text.replace("**", "").replace("`", "")  # printed, not rendered  # noqa: E731
-    verdicts = [plain(sentence) for sentence in verdict_sentences(dict(stability))]
-    return "\n".join([head, *(f"- {v}" for v in verdicts), plain(meaning(dict(stability)))])
+    verdicts = format_verdicts(dict(stability)).splitlines()
+    for_a_user = meaning(dict(stability)).replace("**", "").replace("`", "")  # printed, not rendered
+    return "\n".join([head, *(f"- {v}" for v in verdicts), for_a_user])
