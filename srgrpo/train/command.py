@@ -203,7 +203,8 @@ def _build_trainer(script_args: ScriptArguments, training_args, reward_funcs: li
     payload.update({
         "training_args": training_args.to_dict(),  # after the optimizer fallback
         "model": info.to_dict(),
-        "dataset": {"name": script_args.dataset, "split": script_args.dataset_split, "num_examples": len(dataset)},
+        "dataset": {"name": script_args.dataset, "split": script_args.dataset_split, "num_examples": len(dataset),
+                    "system_prompt": script_args.system_prompt},
         "reward_funcs": [f.__name__ for f in reward_funcs],
         "unsloth_active": unsloth_active(),
         "base_trainer_class": _trl_base(trainer).__name__,  # UnslothGRPOTrainer under Unsloth
@@ -223,7 +224,7 @@ def _load_data(script_args: ScriptArguments):
     from srgrpo.tasks.word_problems import load_problems
 
     return load_problems(script_args.dataset, script_args.dataset_split, data_dir=script_args.data_dir,
-                         limit=script_args.dataset_limit)
+                         limit=script_args.dataset_limit, system_prompt=script_args.system_prompt)
 
 
 def _load_model(script_args: ScriptArguments, training_args):

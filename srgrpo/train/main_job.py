@@ -62,6 +62,11 @@ class MainJob:
         return str(self.settings["model_name"])
 
     @property
+    def system_prompt(self) -> str:
+        """The system message the preset trains with; its evaluations ask with the same one."""
+        return str(self.settings.get("system_prompt", "instructions"))
+
+    @property
     def before_json(self) -> str:
         return f"outputs/notebook_{self.preset}_before.json"
 

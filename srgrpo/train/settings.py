@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srgrpo.tasks.word_problems import PROBLEM_SETS
+from srgrpo.tasks.word_problems import PROBLEM_SETS, SYSTEM_PROMPTS
 
 __all__ = [
     "ScriptArguments",
@@ -72,6 +72,12 @@ class ScriptArguments:
     )
     dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
     dataset_limit: int | None = field(default=None, metadata={"help": "Use only the first N problems."})
+    system_prompt: str = field(
+        default="instructions",
+        metadata={"help": "The system message every prompt starts with: instructions (the kit's answer format in words) "
+                  "or worked_example (the same, then one problem solved in the format; srgrpo.tasks.word_problems). "
+                  "Evaluate with the same message.", "choices": list(SYSTEM_PROMPTS)},
+    )
     data_dir: str | None = field(
         default=None, metadata={"help": "Folder with GSM8K's train.jsonl/test.jsonl (default: see srgrpo.tasks.gsm8k)."}
     )
