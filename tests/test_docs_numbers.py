@@ -129,3 +129,17 @@ def test_the_stability_verdict_is_the_results_files():
     assert (f"spread about as widely as `grpo`'s ({min(soft):g} to {max(soft):g} % against {min(grpo):g} to "
             f"{max(grpo):g} %), so the narrow spread of seeds 1-5 ({min(earlier):g} to {max(earlier):g} %)") in page
     assert len(stability["machines"]) == 1 and "All 20 ran on one CPU kind" in page
+
+
+def test_the_stability_power_is_the_power_file():
+    """docs/stability.md's "What the design could see" is data/results/stability_power.json, number for number."""
+    power = _json("data", "results", "stability_power.json")
+    page = " ".join((REPO / "docs" / "stability.md").read_text(encoding="utf-8").split())
+    rows = {row["ratio"]: row for row in power["power"]}
+    settings = power["settings"]
+    assert f"{settings['simulations']} times a fraction, seed {settings['seed']}" in page
+    for ratio, words in ((0.5, "half `grpo`'s, the test would have said \"supported\" in "), (0.25, "a quarter: "),
+                         (0.75, "three quarters: "), (1.0, "the same spread: ")):
+        r = rows[ratio]
+        said = f"{words}{100 * r['rate']:.1f}% [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
+        assert said in page, said

@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "real": ("srgrpo.lab.real", "SmolLM2-135M-Instruct on synthetic word problems, every method, several seeds"),
     "stability": ("srgrpo.lab.stability", "per_sample(tau=1) vs grpo on 10 fresh seeds: is the softmax weighting "
                                           "more stable and smoother? (declared tests)"),
+    "power": ("srgrpo.lab.stability_power", "the stability experiment's declared test: how often it would have found "
+                                            "per_sample's spread halved or quartered (simulated from its runs)"),
     "report": ("srgrpo.lab.report", "write the committed results into docs/lab.md's tables (--check: verify)"),
 }
 
