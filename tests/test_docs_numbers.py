@@ -1,6 +1,6 @@
 """The numbers README.md and docs/cpu.md state by hand are the committed results files', number for number.
 
-docs/lab.md's tables are generated (tests/test_lab_report.py); these are the few numbers typed around them.
+docs/lab.md's tables are generated (tests/lab/test_lab_report.py); these are the few numbers typed around them.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def test_the_stability_verdict_is_the_results_files():
     assert verdict in readme, verdict
     assert verdict in page, verdict
     assert "in progress" not in readme and "in progress" not in page
+    assert "in progress" not in (REPO / "docs" / "lab.md").read_text(encoding="utf-8"), "docs/lab.md: stale words"
     rep = stability["analysis"]["replication"]
     replicated = f"{rep['mean']:+.1f} points [{rep['low']:+.1f}, {rep['high']:+.1f}]"
     assert f"replicated as {replicated}" in readme and f"({replicated}, paired by seed)" in page
