@@ -228,3 +228,30 @@ def test_a_dead_path_is_caught():
             "data/results/{real,bandit}.json, `data/gsm8k/test.jsonl`, `shared/notes` and tests/ and "
             "https://github.com/x/y/blob/main/tests/gone.py or /content/srgrpo/tests/gone.py and srgrpo.tests/x")
     assert dead_paths(text, files) == ["srgrpo/presets/gsm8k_t4.yaml", "tests/test_colab.py", "shared/notes"]
+
+
+def fenced_blocks(text: str) -> list[tuple[int, str]]:
+    """``(first line, content)`` of each fenced code block of a markdown text."""
+    blocks, current, start = [], None, 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if FENCE.match(line):
+            if current is None:
+                current, start = [], number
+            else:
+                blocks.append((start, "\n".join(current)))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_no_code_block_is_repeated_on_a_page(page):
+    seen: dict[str, int] = {}
+    repeated = []
+    for start, content in fenced_blocks(page.read_text(encoding="utf-8")):
+        if content.strip() in seen:
+            repeated.append(f"line {start} repeats line {seen[content.strip()]}")
+        seen.setdefault(content.strip(), start)
+    assert not repeated, f"{page.relative_to(REPO)}: " + "; ".join(repeated)
