@@ -255,3 +255,24 @@ def test_no_code_block_is_repeated_on_a_page(page):
             repeated.append(f"line {start} repeats line {seen[content.strip()]}")
         seen.setdefault(content.strip(), start)
     assert not repeated, f"{page.relative_to(REPO)}: " + "; ".join(repeated)
+
+
+def test_the_specification_is_linked_where_it_is_named():
+    """ "The specification" (the method's original description, not in the repository) is said once what it is, in
+    docs/method.md, and every other page that names it links there."""
+    assert "## The specification" in (REPO / "docs" / "method.md").read_text(encoding="utf-8")
+    unlinked = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        if page.name != "method.md" and "specification" in text.lower() and "method.md#the-specification)" not in text:
+            unlinked.append(str(page.relative_to(REPO)))
+    assert not unlinked, f"name the specification without linking docs/method.md#the-specification: {unlinked}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_notebooks_link_the_specification_where_they_name_it(notebook):
+    """The notebooks' markdown, apart from the pages above (it fails on its own until the notebooks are re-executed):
+    a notebook that names the specification links ../docs/method.md#the-specification."""
+    text = markdown_of(notebook)
+    assert "specification" not in text.lower() or "docs/method.md#the-specification)" in text, (
+        f"{notebook.name} names the specification without linking ../docs/method.md#the-specification")
