@@ -144,3 +144,6 @@ def test_the_stability_power_is_the_power_file():
         r = rows[ratio]
         said = f"{words}{100 * r['rate']:.1f}% [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
         assert said in page, said
+    readme = " ".join(README.split())
+    assert (f"finds `per_sample`'s spread halved in {100 * rows[0.5]['rate']:.1f}% of simulated experiments, "
+            f"quartered in {100 * rows[0.25]['rate']:.1f}%") in readme
