@@ -1,6 +1,6 @@
 """``python -m srgrpo``: the kit's main job in one command, ending with its verdict.
 
-What runs is planned for the machine by :func:`srgrpo.main_job.plan_main_job` (the same plan notebook 4 follows):
+What runs is planned for the machine by :func:`srgrpo.train.main_job.plan_main_job` (the same plan notebook 4 follows):
 
 1. the model's greedy answers to the held-out problems, *before* training (:func:`srgrpo.eval_gsm8k.evaluate`);
 2. training with :class:`srgrpo.SRGRPOTrainer` (``python -m srgrpo.train`` with the plan's preset);

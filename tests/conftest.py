@@ -28,7 +28,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["SRGRPO_DISABLE_UNSLOTH"] = "1"
 os.environ.setdefault("SRGRPO_CACHE", str(REPO / ".cache"))
 # The same numbers on every CPU: a bf16-capable one would otherwise train and evaluate SmolLM2 in bf16 (the choice
-# itself is tested with the capability mocked, tests/test_cpu_precision.py; a forced bf16 run there too).
+# itself is tested with the capability mocked, tests/models/test_cpu_precision.py; a forced bf16 run there too).
 os.environ["SRGRPO_CPU_PRECISION"] = "float32"
 
 

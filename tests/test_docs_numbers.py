@@ -1,6 +1,6 @@
 """The numbers README.md and docs/cpu.md state by hand are the committed results files', number for number.
 
-docs/lab.md's tables are generated (tests/test_lab_report.py); these are the few numbers typed around them.
+docs/lab.md's tables are generated (tests/lab/test_lab_report.py); these are the few numbers typed around them.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def test_the_stability_verdict_is_the_results_files():
     assert verdict in readme, verdict
     assert verdict in page, verdict
     assert "in progress" not in readme and "in progress" not in page
+    assert "in progress" not in (REPO / "docs" / "lab.md").read_text(encoding="utf-8"), "docs/lab.md: stale words"
     rep = stability["analysis"]["replication"]
     replicated = f"{rep['mean']:+.1f} points [{rep['low']:+.1f}, {rep['high']:+.1f}]"
     assert f"replicated as {replicated}" in readme and f"({replicated}, paired by seed)" in page
@@ -129,3 +130,20 @@ def test_the_stability_verdict_is_the_results_files():
     assert (f"spread about as widely as `grpo`'s ({min(soft):g} to {max(soft):g} % against {min(grpo):g} to "
             f"{max(grpo):g} %), so the narrow spread of seeds 1-5 ({min(earlier):g} to {max(earlier):g} %)") in page
     assert len(stability["machines"]) == 1 and "All 20 ran on one CPU kind" in page
+
+
+def test_the_stability_power_is_the_power_file():
+    """docs/stability.md's "What the design could see" is data/results/stability_power.json, number for number."""
+    power = _json("data", "results", "stability_power.json")
+    page = " ".join((REPO / "docs" / "stability.md").read_text(encoding="utf-8").split())
+    rows = {row["ratio"]: row for row in power["power"]}
+    settings = power["settings"]
+    assert f"{settings['simulations']} times a fraction, seed {settings['seed']}" in page
+    for ratio, words in ((0.5, "half `grpo`'s, the test would have said \"supported\" in "), (0.25, "a quarter: "),
+                         (0.75, "three quarters: "), (1.0, "the same spread: ")):
+        r = rows[ratio]
+        said = f"{words}{100 * r['rate']:.1f}% [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
+        assert said in page, said
+    readme = " ".join(README.split())
+    assert (f"finds `per_sample`'s spread halved in {100 * rows[0.5]['rate']:.1f}% of simulated experiments, "
+            f"quartered in {100 * rows[0.25]['rate']:.1f}%") in readme

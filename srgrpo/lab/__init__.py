@@ -16,7 +16,9 @@ intervals over seeds.
 - :mod:`srgrpo.lab.results`: run metadata, Student-t intervals and atomic JSON writing, shared
   by every lab command.
 
-- :mod:`srgrpo.lab.stability`: the declared stability experiment (``python -m srgrpo.lab stability``).
+- :mod:`srgrpo.lab.stability`: the declared stability experiment (``python -m srgrpo.lab stability``); what its
+  declared test could see, simulated from its runs, in :mod:`srgrpo.lab.stability_power`
+  (``python -m srgrpo.lab power``).
 
 May import: the core, :mod:`srgrpo.models`, :mod:`srgrpo.cpu`, :mod:`srgrpo.tasks`, :mod:`srgrpo.eval_gsm8k` (scoring),
 :mod:`srgrpo.plots` (the palette), :mod:`srgrpo.plumbing`. Never :mod:`srgrpo.train` (the lab builds its trainers

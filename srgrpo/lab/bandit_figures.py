@@ -31,10 +31,10 @@ def plot_bandit(
     bands: bool = True,
     overlap: float = 0.02,
 ):
-    """Draw the mean learning curves of a :func:`compare_bandit` summary, with 95% bands.
+    """Draw the mean learning curves of a :func:`srgrpo.lab.bandit.compare_bandit` summary, with 95% bands.
 
     Args:
-        summary: what :func:`compare_bandit` returned (or its ``"summary"`` read back from JSON).
+        summary: what :func:`srgrpo.lab.bandit.compare_bandit` returned (or its ``"summary"`` read back from JSON).
         tau: if given, draw the soft methods at this temperature only (GRPO and the controls are
             always drawn): what a notebook's tau slider calls.
         path: if given, save the figure there (the format follows the suffix, e.g. ``.png``).

@@ -11,6 +11,10 @@ and written between two markers in the page::
 ``python -m srgrpo.lab report`` rewrites that block; ``python -m srgrpo.lab report --check`` exits
 with status 1 if it is stale, and a test runs the same check, so the page can never drift from the
 results it cites. The figures are linked relative to the page (``../data/results/...`` from ``docs/``).
+
+The figures themselves are drawn by each experiment's command when it runs. When only the figure code changed,
+``python -m srgrpo.lab report --figures true`` redraws every committed figure from its JSON (:func:`redraw_figures`),
+with the same functions the commands call and without running anything.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from srgrpo.lab.results import parse_command
 from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.plumbing.stats import interval_text, p_text
 
-__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "results_markdown", "update_lab_page",
-           "ReportCommand", "main"]
+__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "power_markdown", "results_markdown",
+           "update_lab_page",
+           "redraw_figures", "ReportCommand", "main"]
 
 START = "<!-- lab-results:start -->"
 END = "<!-- lab-results:end -->"
@@ -143,6 +148,18 @@ def pilot_markdown(folder: Path) -> str:
             f"{start['n']} held-out problems):\n\n" + "\n".join(rows))
 
 
+def power_markdown(power: dict[str, Any]) -> str:
+    """What the stability experiment's declared test could see: its power by simulation, a sentence a ratio."""
+    rows = [f"{row['ratio']:g} of `grpo`'s: {100 * row['rate']:.1f}% [{100 * row['low']:.1f}, "
+            f"{100 * row['high']:.1f}]" for row in power["power"]]
+    settings = power["settings"]
+    runs = sum(len(values) for values in power["observed"]["accuracy"].values())
+    return (f"**What the stability test could see** (`python -m srgrpo.lab power`, {settings['simulations']} simulated "
+            f"experiments a ratio, resampled from the {runs} runs; [docs/stability.md](stability.md)): how often the "
+            f"declared test says \"supported\" when `per_sample(tau=1)`'s spread is " + "; ".join(rows)
+            + " (95% intervals: the simulation's error).")
+
+
 def results_markdown(results_dir: Path | str | None = None, figures: str = FIGURES_FROM_DOCS) -> str:
     """The lab page's block: each committed lab result as a table with its command and figure (``figures``: the
     folder of the committed figures as the page links it)."""
@@ -172,6 +189,9 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
         data = json.loads(stability.read_text())
         finished = None if data.get("complete") else checkpointed_runs(folder, data["settings_id"])
         parts.append(stability_markdown(data, figures, finished))
+    power = folder / "stability_power.json"
+    if power.is_file():
+        parts.append(power_markdown(json.loads(power.read_text())))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)
@@ -198,6 +218,33 @@ def update_lab_page(page: Path | str | None = None, results_dir: Path | str | No
     return False
 
 
+def redraw_figures(results_dir: Path | str | None = None) -> list[Path]:
+    """Redraw the committed figures from the results JSON in ``results_dir`` (default ``data/results/``), each
+    with its experiment's own drawing function: ``bandit.png``, ``real-*.png``, ``stability-seeds.png``."""
+    folder = Path(results_dir) if results_dir is not None else RESULTS_DIR
+    drawn: list[Path] = []
+    bandit = folder / "bandit.json"
+    if bandit.is_file():
+        from srgrpo.lab.bandit_figures import plot_bandit
+
+        path = folder / "bandit.png"
+        plot_bandit(json.loads(bandit.read_text()), path=path)
+        drawn.append(path)
+    real = folder / "real.json"
+    if real.is_file():
+        from srgrpo.lab.real_figures import save_figures
+
+        drawn += save_figures(json.loads(real.read_text()), real)
+    stability = folder / "stability.json"
+    if stability.is_file():
+        from srgrpo.lab.stability_figures import save_figure
+
+        data = json.loads(stability.read_text())
+        if data.get("runs"):
+            drawn.append(save_figure(data, stability))
+    return drawn
+
+
 @dataclass
 class ReportCommand:
     """The options of ``python -m srgrpo.lab report``."""
@@ -205,6 +252,8 @@ class ReportCommand:
     page: str = field(default=str(LAB_PAGE), metadata={"help": "the page to update (docs/lab.md)"})
     results: str = field(default=str(RESULTS_DIR), metadata={"help": "folder of results JSON"})
     check: bool = field(default=False, metadata={"help": "only check; exit 1 if the page is stale"})
+    figures: bool = field(default=False, metadata={
+        "help": "also redraw the committed figures from their JSON (after a change to the figure code; runs nothing)"})
 
 
 def main(argv: Sequence[str] = ()) -> int:
@@ -214,6 +263,9 @@ def main(argv: Sequence[str] = ()) -> int:
     except ValueError as err:
         print(f"error: {err}")
         return 2
+    if args.figures and not args.check:
+        for path in redraw_figures(args.results):
+            print(f"redrew {path}")
     if args.check:
         print(f"{args.page}: lab results are up to date." if fresh else
               f"{args.page}: lab results are stale: run `python -m srgrpo.lab report`.")

@@ -11,7 +11,7 @@ split when there are fewer than ``n_resamples``; 10 and 10 give 184,756). What g
 Why a permutation test: ten values a method are too few to lean on normality (an F-test of variances is notoriously
 fragile to it), and the permutation test's only assumption is that, under the null hypothesis, the labels of the
 values are exchangeable. Why scipy: it is what this field reads and trusts; :func:`permutation_p` is its one call,
-tested against a slow full enumeration (``tests/lab/test_stability.py``).
+tested against a slow full enumeration (``tests/lab/test_lab_stability.py``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The notebooks import from here and define no logic of their own. Each module is named for the notebook it serves and
 holds what only that notebook needs, re-exporting the rest of what the notebook calls from the layers below:
 
-- :mod:`srgrpo.notebook.setup`: what every notebook calls first (:func:`setup_notebook`, the committed results);
-- :mod:`srgrpo.notebook.slider`: the one :class:`FigureSlider` and its factory :func:`tau_slider`;
+- :mod:`srgrpo.notebook.setup`: what every notebook calls first (:func:`srgrpo.notebook.setup.setup_notebook`, the committed results);
+- :mod:`srgrpo.notebook.slider`: the one :class:`srgrpo.notebook.slider.FigureSlider` and its factory
+  :func:`srgrpo.notebook.slider.tau_slider`;
 - :mod:`srgrpo.notebook.soft_advantage`: notebook 1, ``01_soft_advantage``;
 - :mod:`srgrpo.notebook.advantage_lab`: notebook 2, ``02_advantage_lab``;
 - :mod:`srgrpo.notebook.trainer_on_cpu`: notebook 3, ``03_trainer_on_cpu`` (SRGRPOTrainer on a real model);

@@ -18,7 +18,7 @@ time (the cell imports it before anything is installed).
 The repository URL
 ------------------
 :data:`REPOSITORY_URL` is the kit's one repository URL. The notebooks' setup cells and "Open in Colab" badges must
-hold it literally (they run before the kit is installed); ``tests/test_colab.py`` fails, naming the file and the
+hold it literally (they run before the kit is installed); ``tests/notebook/test_colab.py`` fails, naming the file and the
 cell, wherever they differ from it. On a fork, change it here and in those places.
 """
 

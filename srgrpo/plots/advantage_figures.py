@@ -123,8 +123,8 @@ def plot_tau_sweep(
 
 def plot_binary(num_generations: int = 8, taus: Sequence[float] = BINARY_TAUS,
                 line_taus: Sequence[float] = (0.5,), figsize: tuple[float, float] = (11, 4.0)):
-    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap (the rows of :func:`format_binary`'s table at
-    the same ``taus``). Right: what a correct and a wrong completion get under each rule, as a function of k (GRPO,
+    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap (the rows of
+    :func:`srgrpo.plots.explain.format_binary`'s table at the same ``taus``). Right: what a correct and a wrong completion get under each rule, as a function of k (GRPO,
     and ``per_sample`` and ``shared`` at each of ``line_taus``: one by default, five lines in all)."""
     from matplotlib.figure import Figure
 

@@ -2,8 +2,8 @@
 
 It reads ``trainer_state.json`` in the run's output folder (or in its newest ``checkpoint-N`` while a run is still
 going) and draws one panel per metric: the reward with a +-1 std band, each reward function's mean, the spread of the
-soft advantage, the KL to the reference model and the mean completion length. Panels whose metric no run logged are
-left out. Each step's raw value is the bold line (the one to read numbers off); runs of 10 steps or more add an
+soft advantage, the share of groups without signal, the KL to the reference model, the mean completion length and the
+share of completions cut off. Panels whose metric no run logged are left out. Each step's raw value is the bold line (the one to read numbers off); runs of 10 steps or more add an
 exponential moving average as a faint line (it lags behind). The reward's shaded band is +-1 standard deviation of the
 step's rewards over its completions. Several runs are overlaid, labelled by their folder names unless ``labels`` are
 given; a grid slot with no panel is removed, not filled with a legend.

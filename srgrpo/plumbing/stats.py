@@ -98,7 +98,7 @@ def mean_ci95(values: Iterable[float]) -> tuple[float, float, float]:
     """Mean and 95% Student-t interval of independent per-seed values: ``(mean, low, high)``.
 
     With a single value the interval is undefined and ``low`` and ``high`` are NaN
-    (:func:`write_json` stores them as ``null``).
+    (:func:`srgrpo.lab.results.write_json` stores them as ``null``).
 
     For example ``mean_ci95([1, 2, 3])`` is ``2 -+ 4.303 * 1 / sqrt(3)``, about
     ``(2.0, -0.484, 4.484)``.

@@ -26,8 +26,8 @@ Two rewards, kept separate
     it shows a calculation (two numbers joined by ``+ - * / x =``); and the generation stopped by itself.
   - ``0.5``: the same, but the answer line is decorated (``#### $18``, ``#### 18 dollars``, ``#### 18.``,
     ``##### 18``).
-  - ``0.0``: anything else, in particular the three reward hacks seen in training (see
-    ``shared/notes/soft-advantage-analysis.md``): the answer line **repeated** (or text after it), a generation that
+  - ``0.0``: anything else, in particular the three reward hacks seen in training (in the
+    kit's early probes, whose notes are not part of the repository): the answer line **repeated** (or text after it), a generation that
     **ran to the token limit**, and an answer line with **no work before it** (``#### 10`` alone). Also: no answer
     line, a hedged one, or one without a number.
 

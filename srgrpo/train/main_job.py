@@ -80,7 +80,7 @@ class MainJob:
         return ["before", "after SR-GRPO"]
 
     def train_flags(self) -> list[str]:
-        """Flags of ``python -m srgrpo.train`` for this run (:func:`srgrpo.train.parse_args` reads them too)."""
+        """Flags of ``python -m srgrpo.train`` for this run (:func:`srgrpo.train.settings.parse_args` reads them too)."""
         flags = ["--preset", self.preset, "--output_dir", self.output_dir]
         if self.max_steps is not None:
             flags += ["--max_steps", str(self.max_steps), "--save_steps", str(self.max_steps)]

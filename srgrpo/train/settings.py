@@ -2,8 +2,8 @@
 
 Every setting is a field of :class:`ScriptArguments` (model, data, rewards, LoRA) or of :class:`srgrpo.SRGRPOConfig`
 (TRL's ``GRPOConfig`` and ``transformers.TrainingArguments``, plus ``tau`` and ``soft_advantage``), and
-:class:`PresetParser`, TRL's own :class:`trl.TrlParser`, turns them into flags. Values are layered, each over the
-one before:
+``PresetParser`` (:func:`build_parser`), TRL's own :class:`trl.TrlParser`, turns them into flags. Values are layered,
+each over the one before:
 
 1. the fields' defaults, and this machine's precision (:func:`machine_defaults`: bf16 on GPUs that support it, fp16
    on other GPUs, nothing on a CPU) unless a preset, ``--config`` or the command line sets ``bf16`` or ``fp16``;
@@ -202,7 +202,8 @@ def machine_defaults(preset: str | None, settings: set[str], argv: list[str]) ->
 
 
 def build_parser():
-    """:class:`PresetParser` over ``(ScriptArguments, SRGRPOConfig)``; Unsloth, when used, is imported first."""
+    """``PresetParser`` (TRL's :class:`trl.TrlParser`, strict about YAML names) over ``(ScriptArguments,
+    SRGRPOConfig)``; Unsloth, when used, is imported first."""
     from srgrpo.models.unsloth_compat import prepare_trl
 
     prepare_trl()  # Unsloth (when used) must be imported before transformers and TRL

@@ -31,7 +31,8 @@ def test_every_committed_result_is_in_the_lab_page():
     for path in sorted((REPO / "data" / "results").glob("*.json")):
         data = json.loads(path.read_text())
         labels = {"bandit": lambda d: d["runs"], "real": lambda d: d["methods"],
-                  "stability": lambda d: d["declared"]["methods"]}.get(data.get("experiment"))
+                  "stability": lambda d: d["declared"]["methods"],
+                  "stability_power": lambda d: d["observed"]["accuracy"]}.get(data.get("experiment"))
         assert labels is not None, f"{path.name}: an experiment the lab page's report does not know"
         for label in labels(data):
             assert f"`{label}`" in readme, (path.name, label)
@@ -76,3 +77,18 @@ def test_every_pilot_run_is_a_row_with_its_own_settings_and_rates():
         assert int(cells[7]) == data["settings"]["num_iterations"]
         assert float(cells[8]) == pytest.approx(run["heldout"]["accuracy"]["percent"], abs=0.05)
         assert float(cells[9]) == pytest.approx(run["heldout"]["strict_format"]["percent"], abs=0.05)
+
+
+def test_the_figures_are_redrawn_from_their_json(tmp_path):
+    """``report --figures true`` redraws every committed figure from its JSON alone (nothing else in the folder)."""
+    for name in ("bandit.json", "real.json", "stability.json"):
+        shutil.copy(REPO / "data" / "results" / name, tmp_path / name)
+    page = tmp_path / "lab.md"
+    page.write_text(f"# Lab\n\n{START}\n{END}\n")
+    proc = subprocess.run([sys.executable, "-m", "srgrpo.lab", "report", "--page", str(page), "--results", str(tmp_path),
+                           "--figures", "true"], env=subprocess_env(), cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    drawn = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert drawn == ["bandit.png", "real-comparisons.png", "real-curves.png", "real-heldout.png", "stability-seeds.png"]
+    assert all(f"redrew {tmp_path / name}" in proc.stdout for name in drawn)

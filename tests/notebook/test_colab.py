@@ -164,3 +164,36 @@ def test_install_pins_colabs_torch_and_prints_versions(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.startswith("srgrpo Colab setup: torch ") and "transformers" in out and "trl" in out and "unsloth" in out
     assert set(versions) == {"torch", "transformers", "trl", "unsloth"}
+
+
+def _kit_files():
+    """The repository's text files: README, docs, notebooks, the package, tests, install and CI files."""
+    suffixes = {".md", ".py", ".ipynb", ".toml", ".yml", ".yaml", ".txt", ".cfg", ".sh", ""}
+    for path in sorted(REPO.rglob("*")):
+        parts = path.relative_to(REPO).parts
+        if path.is_file() and path.suffix in suffixes and not {".venv", ".git", ".cache", "runs", "outputs"} & set(parts) \
+                and not parts[0].startswith((".venv", "data")):
+            yield path
+
+
+def test_the_repository_url_is_written_once_and_every_copy_agrees():
+    """srgrpo.notebook.colab.REPOSITORY_URL is the kit's one address; every other mention of a GitHub repository
+    named srgrpo (clone commands, badges, setup cells, docs) is that address, so a fork changes one constant and the
+    test names each copy that must follow."""
+    owner_repo = colab.REPOSITORY_URL.removeprefix("https://github.com/")
+    mention = re.compile(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/srgrpo)(?:\.git)?\b")
+    found, wrong = 0, []
+    for path in _kit_files():
+        for match in mention.finditer(path.read_text(encoding="utf-8", errors="replace")):
+            found += 1
+            if match.group(1) != owner_repo:
+                wrong.append(f"{path.relative_to(REPO)}: {match.group(0)}")
+    assert not wrong, f"not {colab.REPOSITORY_URL}:\n" + "\n".join(wrong)
+    assert found >= 10  # the README's clone line and badges, docs/gpu-colab.md, the notebooks' badges and cells
+    for page in ("README.md", "docs/gpu-colab.md"):
+        assert f"git clone {colab.REPOSITORY_URL}.git" in (REPO / page).read_text(encoding="utf-8"), page
+
+
+def test_the_readme_says_what_to_do_until_the_repository_is_published():
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "**Until the repository is published.**" in readme and "`REPOSITORY_URL` in `srgrpo/notebook/colab.py`" in readme
