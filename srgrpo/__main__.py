@@ -12,8 +12,9 @@ What runs is planned for the machine by :func:`srgrpo.train.main_job.plan_main_j
 On a CPU that is SmolLM2-135M-Instruct (offline, from its wheel) for 16 steps on synthetic word problems; on a CUDA
 GPU it is the ``gsm8k_t4`` preset on GSM8K. Everything lands in one new folder a run (``runs/main-<preset>-<time>``):
 an earlier run is never overwritten. ``--output_dir`` names the folder instead; one that already holds files is
-refused unless ``--resume true`` (continue from its last checkpoint: a Colab session can end any time) or
-``--overwrite true`` (delete it first).
+refused unless ``--resume_from_checkpoint true`` (continue from its last checkpoint: a Colab session can end any time)
+or ``--overwrite true`` (delete it first). ``--use_cpu true`` runs the CPU job (every part of it on the CPU) on a
+machine with a CUDA GPU.
 
 The parts stay commands of their own: ``python -m srgrpo.train`` (train only), ``python -m srgrpo.eval_gsm8k``,
 ``python -m srgrpo.plots``.
@@ -41,9 +42,10 @@ class MainJobSettings:
     max_steps: int | None = field(default=None, metadata={"help": "optimizer steps (default: the preset's)"})
     eval_limit: int | None = field(default=None, metadata={
         "help": "held-out problems evaluated before and after (default: 64 on a CPU, 200 on a GPU)"})
-    device: str | None = field(default=None, metadata={"help": "cuda or cpu (default: cuda when there is one)",
-                                                       "choices": [None, "cuda", "cpu"]})
-    resume: bool = field(default=False, metadata={"help": "continue the run in --output_dir from its last checkpoint"})
+    use_cpu: bool = field(default=False, metadata={
+        "help": "run the CPU job (SmolLM2, training and both evaluations on the CPU) even where a CUDA GPU is visible"})
+    resume_from_checkpoint: str | None = field(default=None, metadata={
+        "help": "true: continue the run in --output_dir from its last checkpoint; or a checkpoint folder"})
     overwrite: bool = field(default=False, metadata={"help": "delete --output_dir first if it holds an earlier run"})
 
 
@@ -74,6 +76,11 @@ def verdict_lines(before: dict[str, Any], after: dict[str, Any], figures: Sequen
     ]
 
 
+def _resuming(settings: MainJobSettings) -> bool:
+    value = settings.resume_from_checkpoint
+    return value is not None and value.strip().lower() not in ("false", "0", "no", "off", "none", "")
+
+
 def _output_dir(settings: MainJobSettings, preset: str) -> Path | str:
     """The run's folder, or an error message when it would overwrite or silently mix with an earlier run."""
     if settings.output_dir is None:
@@ -84,8 +91,9 @@ def _output_dir(settings: MainJobSettings, preset: str) -> Path | str:
     if folder.is_dir() and any(folder.iterdir()):
         if settings.overwrite:
             shutil.rmtree(folder)
-        elif not settings.resume:
-            return (f"{folder} already holds a run. Pass --resume true to continue it from its last checkpoint, "
+        elif not _resuming(settings):
+            return (f"{folder} already holds a run. Pass --resume_from_checkpoint true to continue it from its last "
+                    "checkpoint, "
                     f"--overwrite true to delete it and start again, or leave --output_dir out for a new folder.")
     return folder
 
@@ -93,16 +101,18 @@ def _output_dir(settings: MainJobSettings, preset: str) -> Path | str:
 def main(argv: Sequence[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(MainJobSettings, prog="python -m srgrpo",
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(MainJobSettings, prog="python -m srgrpo", allow_abbrev=False,
                               description="The main job: evaluate, train with SR-GRPO, evaluate again, plot, verdict.")
-    settings = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))[0]
-    if settings.resume and settings.overwrite:
-        print("error: --resume and --overwrite contradict each other; choose one", file=sys.stderr)
+    settings = parse_flags(parser, sys.argv[1:] if argv is None else argv)[0]
+    if _resuming(settings) and settings.overwrite:
+        print("error: --resume_from_checkpoint and --overwrite contradict each other; choose one", file=sys.stderr)
         return 2
 
     from srgrpo.train.main_job import plan_main_job
 
-    plan = plan_main_job(settings.device, cpu_steps=settings.max_steps, gsm8k_check=0)
+    plan = plan_main_job("cpu" if settings.use_cpu else None, cpu_steps=settings.max_steps, gsm8k_check=0)
     folder = _output_dir(settings, plan.preset)
     if isinstance(folder, str):
         print(f"error: {folder}", file=sys.stderr)
@@ -125,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n== held-out problems, {name} training ==", flush=True)
         return evaluate(plan.model, adapter, dataset=plan.eval_dataset, split="test", limit=plan.eval_limit,
                         batch_size=plan.eval_batch_size, max_new_tokens=plan.eval_max_new_tokens,
-                        output=folder / f"eval_{name}.json", progress=False, system_prompt=plan.system_prompt)
+                        output=folder / f"eval_{name}.json", progress=False, system_prompt=plan.system_prompt,
+                        use_cpu=not plan.gpu)
 
     began = time.time()
     before = held_out(None, "before")
@@ -133,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = plan.train_flags()
     if settings.seed is not None:
         flags += ["--seed", str(settings.seed)]
-    if settings.resume:
-        flags += ["--resume_from_checkpoint", "last"]
+    if _resuming(settings):
+        flags += ["--resume_from_checkpoint", settings.resume_from_checkpoint]
     status = train.main(flags, suggest_next=False)
     if status != 0:
         print(f"training stopped (exit {status}); the evaluation before training is in {folder / 'eval_before.json'}",

@@ -8,8 +8,8 @@ The command only; the data and how it is read and fetched are :mod:`srgrpo.tasks
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from srgrpo.tasks.gsm8k import (HOW_TO_PROVIDE, SPLITS, GSM8KUnavailableError, default_data_dir, download_gsm8k,
@@ -23,17 +23,27 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
+@dataclass
+class GSM8KSettings:
+    """``python -m srgrpo.gsm8k --help`` lists these, after the action (download or info)."""
+
+    data_dir: str | None = field(default=None, metadata={
+        "help": f"download: the target folder (default: {default_data_dir()}); info: look only in this folder"})
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m srgrpo.gsm8k {download,info} [--data_dir DIR]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m srgrpo.gsm8k", description="Get and inspect the GSM8K data.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_download = sub.add_parser("download", help="download train and test from the Hugging Face hub as JSONL")
-    p_download.add_argument(
-        "--data_dir", default=None, help=f"target folder (default: {default_data_dir()})"
-    )
-    p_info = sub.add_parser("info", help="show where each split is found and how many problems it has")
-    p_info.add_argument("--data_dir", default=None, help="look only in this folder")
-    args = parser.parse_args(argv)
+    from transformers import HfArgumentParser
+
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(GSM8KSettings, prog="python -m srgrpo.gsm8k", allow_abbrev=False,
+                              description="Get and inspect the GSM8K data: download fetches train and test from the "
+                                          "Hugging Face hub as JSONL; info shows where each split is found and how "
+                                          "many problems it has.")
+    parser.add_argument("command", choices=["download", "info"], help="download or info")
+    args, positional = parse_flags(parser, sys.argv[1:] if argv is None else argv)
+    args.command = positional.command
 
     if args.command == "download":
         target = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()

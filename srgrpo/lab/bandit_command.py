@@ -39,12 +39,12 @@ class BanditCommand:
                                metadata={"help": "advantage methods", "choices": METHODS})
     taus: list[float] = field(default_factory=lambda: list(DEFAULT_TAUS),
                               metadata={"help": "temperatures of the soft methods"})
-    seeds: int = field(default=DEFAULTS["seeds"], metadata={"help": "replicates"})
-    steps: int = field(default=DEFAULTS["steps"], metadata={"help": "policy-gradient steps"})
+    num_seeds: int = field(default=DEFAULTS["seeds"], metadata={"help": "replicates"})
+    max_steps: int = field(default=DEFAULTS["steps"], metadata={"help": "policy-gradient steps"})
     prompts: int = field(default=DEFAULTS["prompts"], metadata={"help": "prompts per replicate"})
     answers: int = field(default=DEFAULTS["answers"], metadata={"help": "answers per prompt"})
-    k: int = field(default=DEFAULTS["k"], metadata={"help": "samples per prompt, the group size"})
-    lr: float = field(default=DEFAULTS["lr"], metadata={"help": "step size"})
+    num_generations: int = field(default=DEFAULTS["k"], metadata={"help": "samples per prompt, the group size"})
+    learning_rate: float = field(default=DEFAULTS["lr"], metadata={"help": "step size"})
     seed: int = field(default=DEFAULTS["seed"], metadata={"help": "random seed"})
     reward: str = field(default="bernoulli", metadata={
         "help": "0/1 rewards or the answer's success probability", "choices": REWARDS})
@@ -54,12 +54,13 @@ class BanditCommand:
 
 def main(argv: Sequence[str] = ()) -> int:
     args = parse_command(BanditCommand, argv, "bandit",
-                         "Compare advantage methods on a contextual bandit (srgrpo.lab.bandit).")
+                         "Compare advantage methods on a contextual bandit (srgrpo.lab.bandit).",
+                         extra_renamed={"--seeds": "--num_seeds"})
     start = time.perf_counter()
     try:
         summary = compare_bandit(
-            args.methods, args.taus, seeds=args.seeds, steps=args.steps, prompts=args.prompts,
-            answers=args.answers, k=args.k, lr=args.lr, seed=args.seed, reward=args.reward,
+            args.methods, args.taus, seeds=args.num_seeds, steps=args.max_steps, prompts=args.prompts,
+            answers=args.answers, k=args.num_generations, lr=args.learning_rate, seed=args.seed, reward=args.reward,
             checkpoints=args.checkpoints,
         )
     except ValueError as err:  # a bad setting: say which, without a traceback
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] = ()) -> int:
     write_json(output, {"experiment": "bandit", "metadata": run_metadata(["bandit", *argv]), **summary,
                         "wall_s": round(wall_s, 3), "png": str(png)})
     print(format_table(summary))
-    print(f"\n{len(summary['runs'])} runs x {args.seeds} seeds x {args.steps} steps: "
+    print(f"\n{len(summary['runs'])} runs x {args.num_seeds} seeds x {args.max_steps} steps: "
           f"{compute_s:.1f} s computing, {wall_s:.1f} s with the figure")
     print(f"wrote {output} and {png}")
     return 0

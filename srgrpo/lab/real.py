@@ -72,7 +72,7 @@ def _work(settings: RealLabSettings, spec: RunSpec | None) -> dict[str, Any]:
         import torch
 
         torch.manual_seed(0 if spec is None else spec.seed)
-        problems = heldout_problems(settings.eval_problems)
+        problems = heldout_problems(settings.eval_limit)
         if spec is None:
             result = evaluate_start(settings, problems)
         else:

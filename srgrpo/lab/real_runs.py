@@ -84,7 +84,7 @@ def trainer_args(settings: RealLabSettings, spec: RunSpec, output_dir: str):
     common = dict(
         output_dir=output_dir, use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, report_to="none",
         save_strategy="no", logging_steps=1, disable_tqdm=True, log_level="error", seed=spec.seed,
-        max_steps=settings.steps, per_device_train_batch_size=settings.num_generations,
+        max_steps=settings.max_steps, per_device_train_batch_size=settings.num_generations,
         gradient_accumulation_steps=settings.prompts_per_step, num_generations=settings.num_generations,
         max_completion_length=settings.max_completion_length, temperature=settings.temperature,
         learning_rate=settings.learning_rate, lr_scheduler_type="constant", warmup_steps=0, beta=settings.beta,
@@ -106,7 +106,7 @@ def _load(settings: RealLabSettings, seed: int):
     from srgrpo.models.loading import load_policy
 
     lora = settings.lora_r > 0
-    model, tokenizer, _ = load_policy(settings.model, use_lora=lora, lora_r=settings.lora_r,
+    model, tokenizer, _ = load_policy(settings.model_name_or_path, use_lora=lora, lora_r=settings.lora_r,
                                       lora_alpha=settings.lora_alpha, load_in_4bit=False,
                                       gradient_checkpointing=False, seed=seed, use_unsloth=False,
                                       dtype="float32")  # the lab's recipe (its trainer runs bf16=False) on any CPU
@@ -156,8 +156,8 @@ def evaluate_start(settings: RealLabSettings, problems: Sequence[dict[str, Any]]
     from srgrpo.models.loading import load_for_inference
 
     start = time.perf_counter()
-    model, tokenizer = load_for_inference(settings.model, device="cpu")
-    records = heldout_records(model, tokenizer, problems, settings.eval_max_new_tokens, settings.eval_batch_size)
+    model, tokenizer = load_for_inference(settings.model_name_or_path, device="cpu")
+    records = heldout_records(model, tokenizer, problems, settings.max_new_tokens, settings.eval_batch_size)
     return {"heldout": heldout_summary(records), "examples": examples(records),
             "eval_s": round(time.perf_counter() - start, 2)}
 
@@ -194,7 +194,7 @@ def train_and_evaluate(settings: RealLabSettings, spec: RunSpec, problems: Seque
     if settings.lora_r > 0:
         model = model.merge_and_unload()  # the same function, without the adapters' extra matmuls while generating
     eval_start = time.perf_counter()
-    records = heldout_records(model, trainer.processing_class, problems, settings.eval_max_new_tokens,
+    records = heldout_records(model, trainer.processing_class, problems, settings.max_new_tokens,
                               settings.eval_batch_size)
     eval_s = time.perf_counter() - eval_start
     return {

@@ -29,7 +29,7 @@ from typing import Any
 from srgrpo.lab.methods import CONTROL_METHODS, SOFT_METHODS, method_label, validate_method
 from srgrpo.plumbing.runtime import cache_root
 
-__all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "RESULT_FIELDS", "REAL_LAB_RECIPE",
+__all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "ID_NAMES", "RESULT_FIELDS", "REAL_LAB_RECIPE",
            "PRIMARY_COMPARISONS", "PRIMARY_RATE"]
 
 #: Bumped when a run's recipe changes in a way the settings do not show, to retire old run files.
@@ -69,9 +69,10 @@ class RealLabSettings:
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5], metadata={
         "help": "one run of every method per seed (the pilot that chose the settings used seed 0, so the comparison "
                 "tests them on seeds they were not chosen on)"})
-    model: str = field(default="smollm2", metadata={"help": "model to start from (smollm2: SmolLM2-135M-Instruct, "
-                                                            "offline from its wheel; tiny: the random smoke-test model)"})
-    steps: int = field(default=16, metadata={"help": "optimizer steps of every run"})
+    model_name_or_path: str = field(default="smollm2", metadata={
+        "help": "model to start from (smollm2: SmolLM2-135M-Instruct, offline from its wheel; tiny: the random "
+                "smoke-test model)"})
+    max_steps: int = field(default=16, metadata={"help": "optimizer steps of every run"})
     prompts_per_step: int = field(default=2, metadata={"help": "problems a step (each gets num_generations samples)"})
     num_generations: int = field(default=8, metadata={"help": "completions per problem (the group size K)"})
     max_completion_length: int = field(default=64, metadata={"help": "token limit of a sampled completion"})
@@ -83,8 +84,8 @@ class RealLabSettings:
     num_iterations: int = field(default=1, metadata={"help": "optimisation passes over each generated batch"})
     reward_weights: list[float] = field(default_factory=lambda: [1.0, 1.0],
                                         metadata={"help": "weights of the correctness and format rewards"})
-    eval_problems: int = field(default=200, metadata={"help": "held-out synthetic test problems, greedy"})
-    eval_max_new_tokens: int = field(default=64, metadata={"help": "token limit of a held-out answer"})
+    eval_limit: int = field(default=200, metadata={"help": "held-out synthetic test problems, greedy"})
+    max_new_tokens: int = field(default=64, metadata={"help": "token limit of a held-out answer"})
     eval_batch_size: int = field(default=50, metadata={"help": "held-out problems generated together"})
     workers: int = field(default=1, metadata={"help": "runs at once, each in its own process (2 on a 2-core machine)"})
     threads: int = field(default=1, metadata={"help": "torch threads of each run"})
@@ -96,7 +97,7 @@ class RealLabSettings:
     def __post_init__(self) -> None:
         for method in self.methods:
             validate_method(method)
-        positive = ("steps", "prompts_per_step", "max_completion_length", "eval_problems", "eval_max_new_tokens",
+        positive = ("max_steps", "prompts_per_step", "max_completion_length", "eval_limit", "max_new_tokens",
                     "eval_batch_size", "workers", "threads", "num_iterations")
         for name in positive:
             if getattr(self, name) < 1:
@@ -163,8 +164,15 @@ RESULT_FIELDS = tuple(f for f in RealLabSettings.__dataclass_fields__ if f not i
                       and f not in ("methods", "per_sample_taus", "shared_taus", "seeds"))
 
 
+#: Fields renamed in 0.1.0 (one name for one thing: :mod:`srgrpo.plumbing.flags`) -> the names the frozen experiments
+#: were hashed with: the id stays what ``data/results/real.json``, ``stability.json`` and their 45 run files record.
+ID_NAMES = {"model_name_or_path": "model", "max_steps": "steps", "eval_limit": "eval_problems",
+            "max_new_tokens": "eval_max_new_tokens"}
+
+
 def settings_id(settings: RealLabSettings) -> str:
-    """A short hash of everything that changes what a run computes (not the grid: each run file names its method)."""
-    payload = {name: getattr(settings, name) for name in RESULT_FIELDS}
+    """A short hash of everything that changes what a run computes (not the grid: each run file names its method).
+    Renamed fields are hashed under their earlier names (:data:`ID_NAMES`), so a rename changes no id."""
+    payload = {ID_NAMES.get(name, name): getattr(settings, name) for name in RESULT_FIELDS}
     payload["recipe"] = REAL_LAB_RECIPE
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

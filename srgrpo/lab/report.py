@@ -94,8 +94,8 @@ def real_markdown(summary: dict[str, Any]) -> str:
                     f"{seeds_cell(after['strict_format'], seeds_of['strict_format'])} | "
                     f"{seeds_cell(after['answer_line'], seeds_of['answer_line'])} | "
                     f"{seeds_cell(after['stopped'], seeds_of['stopped'])} | {m['wall_s']['median']:.0f} |")
-    caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['eval_max_new_tokens']} new tokens) after "
-               f"{cfg['steps']} steps of {_problems(cfg['prompts_per_step'])} x {cfg['num_generations']} completions "
+    caption = (f"Greedy answers to {start['n']} held-out problems ({cfg['max_new_tokens']} new tokens) after "
+               f"{cfg['max_steps']} steps of {_problems(cfg['prompts_per_step'])} x {cfg['num_generations']} completions "
                f"({cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}, LoRA r{cfg['lora_r']}, "
                f"lr {cfg['learning_rate']:g}, {cfg.get('num_iterations', 1)} update(s) a batch, rewards correctness + "
                f"format); {seeds} seeds a method, each rate as its mean with the seeds' values in order. The "
@@ -122,7 +122,7 @@ def real_markdown(summary: dict[str, Any]) -> str:
 
 
 #: The settings a pilot row shows (the ones a pilot varies).
-_PILOT_FIELDS = ("steps", "learning_rate", "prompts_per_step", "num_generations", "max_completion_length",
+_PILOT_FIELDS = ("max_steps", "learning_rate", "prompts_per_step", "num_generations", "max_completion_length",
                  "temperature", "num_iterations")
 
 

@@ -115,13 +115,18 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
-def parse_command(settings_class: type, argv: Sequence[str], name: str, description: str):
+def parse_command(settings_class: type, argv: Sequence[str], name: str, description: str,
+                  extra_renamed: dict[str, str] | None = None):
     """Parse a lab command's ``argv`` (after its name) into its settings dataclass, with ``transformers``'
-    ``HfArgumentParser``: every field is an option, with its type, default, choices and help."""
+    ``HfArgumentParser``: every field is an option, with its type, default, choices and help; a renamed flag fails
+    with its new name (:func:`srgrpo.plumbing.flags.parse_flags`; ``extra_renamed``: the command's own renames)."""
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(settings_class, prog=f"python -m srgrpo.lab {name}", description=description)
-    return parser.parse_args_into_dataclasses(args=list(argv))[0]
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(settings_class, prog=f"python -m srgrpo.lab {name}", description=description,
+                              allow_abbrev=False)
+    return parse_flags(parser, argv, extra_renamed)[0]
 
 
 def run_and_write(settings: Any, argv: Sequence[str], name: str, run: Callable[[Any], dict[str, Any]],

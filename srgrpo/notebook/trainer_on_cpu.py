@@ -64,15 +64,15 @@ def show_prompt(index: int = 0, model: str = "smollm2") -> str:
     return f"{text}\n[{n_tokens} tokens; the gold answer is {problem['answer']}]"
 
 
-def live_settings(committed: Mapping[str, Any] | None = None, *, steps: int = 6, eval_problems: int = 20,
+def live_settings(committed: Mapping[str, Any] | None = None, *, max_steps: int = 6, eval_limit: int = 20,
                   **overrides: Any) -> RealLabSettings:
     """The lab's settings for a short live run: the committed comparison's (``committed["settings"]``, else the
-    defaults) with ``steps`` steps, ``eval_problems`` held-out problems, and two torch threads."""
+    defaults) with ``max_steps`` steps, ``eval_limit`` held-out problems, and two torch threads."""
     settings = RealLabSettings()
     if committed is not None:
         keep = {k: v for k, v in committed["settings"].items() if k in settings.to_dict()}
         settings = replace(settings, **keep)
-    return replace(settings, steps=steps, eval_problems=eval_problems, threads=2, workers=1, figures=False,
+    return replace(settings, max_steps=max_steps, eval_limit=eval_limit, threads=2, workers=1, figures=False,
                    **overrides)
 
 
@@ -94,12 +94,12 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
     seeds = len(cfg["seeds"])
     runs = summary["runs"]
     lines = [
-        f"{cfg['model']}: {cfg['steps']} steps a run, {cfg['prompts_per_step']} problem"
+        f"{cfg['model_name_or_path']}: {cfg['max_steps']} steps a run, {cfg['prompts_per_step']} problem"
         f"{'' if cfg['prompts_per_step'] == 1 else 's'} x {cfg['num_generations']} completions a step (at most "
         f"{cfg['max_completion_length']} tokens, temperature {cfg['temperature']:g}), LoRA r{cfg['lora_r']}, "
         f"lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}, {cfg['num_iterations']} update(s) a batch; "
         f"{seeds} seeds per method",
-        f"held-out: {start['n']} problems, greedy, at most {cfg['eval_max_new_tokens']} new tokens",
+        f"held-out: {start['n']} problems, greedy, at most {cfg['max_new_tokens']} new tokens",
         f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs (median "
         f"{statistics.median(r['wall_s'] for r in runs) / 60:.1f} min each, on one core of "
         f"{summary['metadata']['machine']['cpu_count']})",

@@ -10,16 +10,16 @@ summary (a JSON file with ``accuracy``); when both kinds are given, both plots a
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from srgrpo.plots.accuracy import plot_accuracy
 from srgrpo.plots.training import load_log_history, plot_training, state_file, training_panels
 
-__all__ = ["main"]
+__all__ = ["PlotSettings", "main"]
 
 
 def _classify(arg: str) -> str:
@@ -43,18 +43,28 @@ def _classify(arg: str) -> str:
     raise ValueError(f"{path} is neither a trainer_state.json nor an evaluation summary")
 
 
+@dataclass
+class PlotSettings:
+    """``python -m srgrpo.plots --help`` lists these, after the inputs (run folders and evaluation summaries)."""
+
+    output: str | None = field(default=None, metadata={
+        "help": "image file to write (png, pdf, svg); default outputs/<first input's name>.png"})
+    labels: list[str] | None = field(default=None, metadata={"help": "legend labels, one per input, in order"})
+    smooth: float = field(default=0.8, metadata={"help": "EMA weight for training curves (0 = none)"})
+    dpi: int = field(default=120, metadata={"help": "resolution of a bitmap image"})
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m srgrpo.plots",
-        description="Plot training runs (folders with trainer_state.json) and/or evaluation summaries (JSON).",
-    )
+    from transformers import HfArgumentParser
+
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(PlotSettings, prog="python -m srgrpo.plots", allow_abbrev=False,
+                              description="Plot training runs (folders with trainer_state.json) and/or evaluation "
+                                          "summaries (JSON).")
     parser.add_argument("inputs", nargs="+", help="run folders, trainer_state.json files or eval summary JSONs")
-    parser.add_argument("--output", "-o", default=None,
-                        help="image file to write (png, pdf, svg); default outputs/<first input's name>.png")
-    parser.add_argument("--labels", nargs="+", default=None, help="legend labels, one per input, in order")
-    parser.add_argument("--smooth", type=float, default=0.8, help="EMA weight for training curves (0 = none)")
-    parser.add_argument("--dpi", type=int, default=120)
-    args = parser.parse_args(argv)
+    args, positional = parse_flags(parser, sys.argv[1:] if argv is None else argv)
+    args.inputs = positional.inputs
     try:
         kinds = [_classify(a) for a in args.inputs]
     except (ValueError, FileNotFoundError) as exc:

@@ -203,7 +203,7 @@ def _build_trainer(script_args: ScriptArguments, training_args, reward_funcs: li
     payload.update({
         "training_args": training_args.to_dict(),  # after the optimizer fallback
         "model": info.to_dict(),
-        "dataset": {"name": script_args.dataset, "split": script_args.dataset_split, "num_examples": len(dataset),
+        "dataset": {"name": script_args.dataset_name, "split": script_args.dataset_train_split, "num_examples": len(dataset),
                     "system_prompt": script_args.system_prompt},
         "reward_funcs": [f.__name__ for f in reward_funcs],
         "unsloth_active": unsloth_active(),
@@ -223,8 +223,8 @@ def _trl_base(trainer) -> type:
 def _load_data(script_args: ScriptArguments):
     from srgrpo.tasks.word_problems import load_problems
 
-    return load_problems(script_args.dataset, script_args.dataset_split, data_dir=script_args.data_dir,
-                         limit=script_args.dataset_limit, system_prompt=script_args.system_prompt)
+    return load_problems(script_args.dataset_name, script_args.dataset_train_split, data_dir=script_args.data_dir,
+                         limit=script_args.train_limit, system_prompt=script_args.system_prompt)
 
 
 def _load_model(script_args: ScriptArguments, training_args):
@@ -238,9 +238,9 @@ def _load_model(script_args: ScriptArguments, training_args):
         (training_args.max_prompt_length or 512) + (training_args.max_completion_length or 512)
     )
     return load_policy(
-        script_args.model_name,
+        script_args.model_name_or_path,
         max_seq_length=max_seq,
-        use_lora=script_args.use_lora,
+        use_lora=script_args.use_peft,
         lora_r=script_args.lora_r,
         lora_alpha=script_args.lora_alpha,
         lora_dropout=script_args.lora_dropout,

@@ -59,7 +59,7 @@ class MainJob:
 
     @property
     def model(self) -> str:
-        return str(self.settings["model_name"])
+        return str(self.settings["model_name_or_path"])
 
     @property
     def system_prompt(self) -> str:
@@ -108,7 +108,7 @@ class MainJob:
             head,
             f"  model:    {self.model}" + (", 4-bit + LoRA (Unsloth when installed)" if self.gpu else
                                            ", a real 135 M-parameter instruct model, with LoRA"),
-            f"  training: preset {self.preset}, {steps} steps on {s.get('dataset', 'gsm8k')} problems, SR-GRPO "
+            f"  training: preset {self.preset}, {steps} steps on {s.get('dataset_name', 'gsm8k')} problems, SR-GRPO "
             f"{s.get('soft_advantage')} (tau={s.get('tau')})",
             f"  eval:     {self.eval_limit} held-out {what} problems (the first of the test split), greedy, "
             f"{self.eval_max_new_tokens} new tokens, before and after{missing}",

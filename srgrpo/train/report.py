@@ -65,17 +65,19 @@ def next_commands(script_args, training_args, on_gpu: bool) -> list[str]:
     out = Path(training_args.output_dir)
     name = out.name or "run"
     limit = EVAL_LIMITS["gpu" if on_gpu else "cpu"]
-    common = ["--limit", str(limit), "--max_new_tokens", str(_eval_tokens(training_args))]
+    common = ["--eval_limit", str(limit), "--max_new_tokens", str(_eval_tokens(training_args))]
     if not on_gpu:
         # one batch of 64: decoding on a CPU is bound by reading the weights each token, which a batch shares
         # (64 held-out problems: 48 s in one batch, 69 s in batches of 16, on our 2-core machine)
-        common += ["--batch_size", str(limit)]
-    if script_args.dataset != "gsm8k":
-        common = ["--dataset", script_args.dataset, *common]
+        common += ["--eval_batch_size", str(limit)]
+    if script_args.dataset_name != "gsm8k":
+        common = ["--dataset_name", script_args.dataset_name, *common]
+    if script_args.system_prompt != "instructions":
+        common += ["--system_prompt", script_args.system_prompt]
     if script_args.data_dir:
         common += ["--data_dir", script_args.data_dir]
     before, after = f"outputs/{name}_before.json", f"outputs/{name}_after.json"
-    model = ["--model", script_args.model_name]
+    model = ["--model_name_or_path", script_args.model_name_or_path]
     return [
         shlex.join(["python", "-m", "srgrpo.eval_gsm8k", *model, *common, "--output", before]),
         shlex.join(["python", "-m", "srgrpo.eval_gsm8k", *model, "--adapter", str(out), *common, "--output", after]),
@@ -131,7 +133,7 @@ def write_model_card(trainer, script_args) -> None:
     (SmolLM2 from its wheel), so its card would say "a fine-tuned version of [None]".
     """
     config = getattr(trainer.model, "config", None)
-    base = _base_model_id(script_args.model_name)
+    base = _base_model_id(script_args.model_name_or_path)
     if config is None:
         return
     previous = getattr(config, "_name_or_path", None)
@@ -139,20 +141,20 @@ def write_model_card(trainer, script_args) -> None:
         config._name_or_path = base
     try:
         trainer.create_model_card(model_name=Path(trainer.args.output_dir).name,
-                                  dataset_name="openai/gsm8k" if script_args.dataset == "gsm8k" else None,
+                                  dataset_name="openai/gsm8k" if script_args.dataset_name == "gsm8k" else None,
                                   tags=["srgrpo", "sr-grpo"])
     finally:
         config._name_or_path = previous
     card = Path(trainer.args.output_dir) / "README.md"
     if card.is_file():
         # Without a hub id TRL's template writes "None" where the base model and the pipeline's model go.
-        text = card.read_text().replace("[None](https://huggingface.co/None)", f"`{script_args.model_name}`")
+        text = card.read_text().replace("[None](https://huggingface.co/None)", f"`{script_args.model_name_or_path}`")
         card.write_text(text.replace('model="None"', f'model="{trainer.args.output_dir}"'))
         data = {"gsm8k": "GSM8K", "arithmetic": "the kit's synthetic one- and two-step word problems"}
         args = trainer.args
         card.write_text(card.read_text().rstrip() + "\n\n## SR-GRPO\n\n"
                         f"Trained with the SR-GRPO kit (`python -m srgrpo.train`): base model "
-                        f"`{base or script_args.model_name}`, on {data.get(script_args.dataset, script_args.dataset)}, "
+                        f"`{base or script_args.model_name_or_path}`, on {data.get(script_args.dataset_name, script_args.dataset_name)}, "
                         f"soft advantage `{getattr(args, 'soft_advantage', '-')}` with tau "
                         f"{getattr(args, 'tau', '-')}, "
                         f"{args.num_generations} completions a prompt. Every setting is in `srgrpo_config.yaml`.\n")

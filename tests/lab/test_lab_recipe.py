@@ -142,7 +142,7 @@ def test_the_runner_records_resumes_and_refuses_a_changed_plan(tmp_path, monkeyp
     train_cmd, eval_cmd = calls
     assert train_cmd[train_cmd.index("--system_prompt") + 1] == "worked_example"
     assert eval_cmd[eval_cmd.index("--system_prompt") + 1] == "worked_example"
-    assert eval_cmd[eval_cmd.index("--split") + 1] == "validation"
+    assert eval_cmd[eval_cmd.index("--dataset_test_split") + 1] == "validation"
     assert eval_cmd[eval_cmd.index("--max_new_tokens") + 1] == "96"
     assert runs.run_one(tmp_path, "example", 101) == record and len(calls) == 2  # finished: read back, not rerun
     path = runs.run_file(tmp_path, "example", 101)

@@ -71,7 +71,7 @@ def test_the_declared_settings_are_the_comparisons_and_the_seeds_are_fresh():
 def test_the_command_refuses_other_settings(capsys):
     from srgrpo.lab.stability import main
 
-    assert main(["--steps", "8", "--declare_only", "true"]) == 2
+    assert main(["--max_steps", "8", "--declare_only", "true"]) == 2
     assert "not the comparison's" in capsys.readouterr().err
 
 

@@ -127,9 +127,9 @@ def test_a_bf16_run_has_bf16_weights_float32_adapters_and_says_so(tmp_path):
     from conftest import run_module, subprocess_env
 
     out = tmp_path / "run"
-    proc = run_module(["srgrpo.train", "--preset", "tiny_cpu", "--dataset", "arithmetic", "--max_steps", "1",
-                       "--dataset_limit", "4",
-                       "--use_lora", "true", "--lora_r", "4", "--cpu_precision", "bfloat16", "--beta", "0",
+    proc = run_module(["srgrpo.train", "--preset", "tiny_cpu", "--dataset_name", "arithmetic", "--max_steps", "1",
+                       "--train_limit", "4",
+                       "--use_peft", "true", "--lora_r", "4", "--cpu_precision", "bfloat16", "--beta", "0",
                        "--save_strategy", "no", "--output_dir", str(out)],
                       subprocess_env(OMP_NUM_THREADS="1"), cwd=tmp_path)
     assert "LoRA r=4 in bfloat16 (CPU precision bfloat16: forced" in proc.stdout

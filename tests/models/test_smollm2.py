@@ -193,7 +193,7 @@ def test_train_command_trains_smollm2_on_the_word_problems(trained):
                  "srgrpo_config.yaml", "checkpoint-2"):
         assert (out / name).exists(), name
     cfg = yaml.safe_load((out / "srgrpo_config.yaml").read_text())
-    assert cfg["script_args"]["model_name"] == "smollm2" and cfg["dataset"]["name"] == "arithmetic"
+    assert cfg["script_args"]["model_name_or_path"] == "smollm2" and cfg["dataset"]["name"] == "arithmetic"
     assert cfg["model"]["backend"] == "transformers" and cfg["model"]["use_lora"]
     steps = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "reward" in h]
     assert [h["step"] for h in steps] == [1, 2]
@@ -211,8 +211,9 @@ def test_train_command_trains_smollm2_on_the_word_problems(trained):
 def test_evaluate_command_with_the_trained_adapter(trained, workdir, env):
     out, _ = trained
     summary_file = workdir / "eval" / "after.json"
-    run_module(["srgrpo.eval_gsm8k", "--model", "smollm2", "--adapter", str(out), "--dataset", "arithmetic",
-                "--limit", "8", "--batch_size", "8", "--max_new_tokens", "48", "--no_progress",
+    run_module(["srgrpo.eval_gsm8k", "--model_name_or_path", "smollm2", "--adapter", str(out),
+                "--dataset_name", "arithmetic", "--eval_limit", "8", "--eval_batch_size", "8", "--max_new_tokens", "48",
+                "--progress", "false",
                 "--output", str(summary_file)], env, workdir, timeout=600)
     summary = json.loads(summary_file.read_text())
     assert summary["n"] == 8 and summary["dataset"] == "arithmetic" and summary["model"] == "smollm2"

@@ -206,9 +206,9 @@ def fake_real_summary():
     all_runs = (runs("grpo", "grpo", None, [20.0, 22.0, 24.0], [95.0, 92.0, 99.0])
                 + runs("shared(tau=0.5)", "shared", 0.5, [3.0, 6.0, 9.0], [10.0, 10.0, 10.0])
                 + runs("constant", "constant", None, [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]))
-    return {"settings": {"model": "smollm2", "steps": 10, "prompts_per_step": 2, "num_generations": 8,
+    return {"settings": {"model_name_or_path": "smollm2", "max_steps": 10, "prompts_per_step": 2, "num_generations": 8,
                          "max_completion_length": 64, "temperature": 0.7, "lora_r": 16, "learning_rate": 5e-4,
-                         "beta": 0.0, "num_iterations": 1, "seeds": [0, 1, 2], "eval_max_new_tokens": 64},
+                         "beta": 0.0, "num_iterations": 1, "seeds": [0, 1, 2], "max_new_tokens": 64},
             "start": start, "methods": compare(all_runs, start), "runs": all_runs, "compute_s": 5040.0,
             "comparisons": comparisons(all_runs, PRIMARY_COMPARISONS),
             "metadata": {"machine": {"cpu_count": 2}}}
@@ -269,7 +269,7 @@ def test_real_examples_set_a_success_beside_a_failure():
 def test_live_settings_keep_the_committed_recipe_at_a_small_budget():
     summary = fake_real_summary()
     settings = live_settings(summary)
-    assert settings.steps == 6 and settings.eval_problems == 20 and settings.learning_rate == 5e-4
+    assert settings.max_steps == 6 and settings.eval_limit == 20 and settings.learning_rate == 5e-4
     assert settings.threads == 2 and not settings.figures
     heldout = fake_real_summary()["start"]["heldout"]
     report = live_report(heldout, heldout, 3).splitlines()

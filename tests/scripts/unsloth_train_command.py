@@ -54,7 +54,7 @@ try:
     from srgrpo.train.command import main
 
     res["train_returncode"] = main(["--preset", "tiny_cpu", "--max_steps", "2", "--save_steps", "1",
-                                    "--dataset_limit", "8", "--output_dir", out_dir])
+                                    "--train_limit", "8", "--output_dir", out_dir])
 except BaseException as exc:  # noqa: BLE001
     res["train_error"] = "".join(traceback.format_exception(exc))[-6000:]
 write()

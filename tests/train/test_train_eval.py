@@ -54,7 +54,7 @@ def env(workdir, data_dir, tiny_dir):
 def trained_run(workdir, env) -> tuple[Path, subprocess.CompletedProcess]:
     out = workdir / "run"
     proc = run(
-        ["srgrpo.train", "--preset", "tiny_cpu", "--max_steps", "2", "--save_steps", "1", "--dataset_limit", "8",
+        ["srgrpo.train", "--preset", "tiny_cpu", "--max_steps", "2", "--save_steps", "1", "--train_limit", "8",
          "--tau", "0.2", "--soft_advantage", "per_sample", "--output_dir", str(out)],
         env, cwd=workdir,
     )
@@ -68,7 +68,7 @@ def test_train_smoke_outputs(trained_run, tmp_path):
     # for a person: one row a step, no raw dicts, no library warnings, a summary and the next commands
     assert "{'loss'" not in proc.stdout and "FutureWarning" not in proc.stderr
     assert proc.stdout.count("\n    1 ") == 1 and "srgrpo: done — 2 steps" in proc.stdout
-    assert f"python -m srgrpo.eval_gsm8k --model tiny --adapter {out}" in proc.stdout
+    assert f"python -m srgrpo.eval_gsm8k --model_name_or_path tiny --adapter {out}" in proc.stdout
     card = (out / "README.md").read_text()
     assert "[None]" not in card and 'model="None"' not in card and "## SR-GRPO" in card and "`tiny`" in card
     state = json.loads((out / "trainer_state.json").read_text())
@@ -84,7 +84,7 @@ def test_train_smoke_outputs(trained_run, tmp_path):
     assert resolved["training_args"]["soft_advantage"] == "per_sample"
     assert resolved["training_args"]["num_generations"] == 4  # from the preset
     assert resolved["training_args"]["max_steps"] == 2  # the command line over the preset
-    assert resolved["script_args"]["model_name"] == "tiny"
+    assert resolved["script_args"]["model_name_or_path"] == "tiny"
     assert resolved["script_args"]["preset"].endswith("tiny_cpu.yaml")
     assert resolved["model"]["backend"] == "transformers" and resolved["model"]["use_lora"] is True
     assert resolved["reward_funcs"] == ["correctness_reward", "format_reward"]
@@ -109,7 +109,7 @@ def test_train_resume(trained_run, workdir, env):
     out = workdir / "resumed"
     shutil.copytree(src, out)
     proc = run(
-        ["srgrpo.train", "--preset", "tiny_cpu", "--max_steps", "3", "--save_steps", "1", "--dataset_limit", "8",
+        ["srgrpo.train", "--preset", "tiny_cpu", "--max_steps", "3", "--save_steps", "1", "--train_limit", "8",
          "--output_dir", str(out), "--resume_from_checkpoint"],
         env, cwd=workdir,
     )
@@ -124,8 +124,9 @@ def test_train_resume(trained_run, workdir, env):
 def test_trained_adapter_evaluates(trained_run, workdir, env, data_dir):
     out, _ = trained_run
     result = workdir / "after.json"
-    run(["srgrpo.eval_gsm8k", "--model", "tiny", "--adapter", str(out), "--limit", "2", "--batch_size", "2",
-         "--max_new_tokens", "8", "--output", str(result), "--no_progress"], env, cwd=workdir)
+    run(["srgrpo.eval_gsm8k", "--model_name_or_path", "tiny", "--adapter", str(out), "--eval_limit", "2",
+         "--eval_batch_size", "2", "--max_new_tokens", "8", "--output", str(result), "--progress", "false"], env,
+        cwd=workdir)
     summary = json.loads(result.read_text())
     assert summary["n"] == 2 and summary["adapter"] == str(out.resolve())
 
@@ -197,7 +198,7 @@ def test_dry_run_writes_resolved_config(tmp_path):
 
     assert main(["--preset", "gsm8k_t4", "--dry_run", "--output_dir", str(tmp_path), "--tau", "0.25"]) == 0
     resolved = yaml.safe_load((tmp_path / "srgrpo_config.yaml").read_text())
-    assert resolved["script_args"]["model_name"] == "Qwen/Qwen2.5-1.5B-Instruct"
+    assert resolved["script_args"]["model_name_or_path"] == "Qwen/Qwen2.5-1.5B-Instruct"
     assert resolved["training_args"]["tau"] == 0.25
     assert resolved["training_args"]["num_generations"] == 8
     assert resolved["training_args"]["max_prompt_length"] == 256
@@ -221,7 +222,8 @@ def test_presets_are_listed_and_valid(capsys):
 
 def test_eval_smoke(workdir, env, tmp_path):
     out = workdir / "eval" / "e.json"
-    run(["srgrpo.eval_gsm8k", "--model", "tiny", "--limit", "8", "--batch_size", "4", "--max_new_tokens", "32",
+    run(["srgrpo.eval_gsm8k", "--model_name_or_path", "tiny", "--eval_limit", "8", "--eval_batch_size", "4",
+         "--max_new_tokens", "32",
          "--output", str(out)], env, cwd=workdir)
     summary = json.loads(out.read_text())
     for key in ("model", "adapter", "split", "n", "accuracy", "strict_accuracy", "correct", "strict_correct",
@@ -323,10 +325,10 @@ def test_eval_cli_errors(tmp_path, monkeypatch, capsys, data_dir):
     from srgrpo.eval_gsm8k import main
 
     monkeypatch.setenv("SRGRPO_DATA_DIR", str(data_dir))
-    args = ["--limit", "1", "--output", str(tmp_path / "x.json"), "--no_progress"]
-    assert main(["--model", str(tmp_path / "missing"), *args]) == 2
+    args = ["--eval_limit", "1", "--output", str(tmp_path / "x.json"), "--progress", "false"]
+    assert main(["--model_name_or_path", str(tmp_path / "missing"), *args]) == 2
     assert "model folder not found" in capsys.readouterr().err
-    assert main(["--model", "tiny", "--adapter", str(tmp_path), *args]) == 2
+    assert main(["--model_name_or_path", "tiny", "--adapter", str(tmp_path), *args]) == 2
     assert "no adapter_config.json" in capsys.readouterr().err
 
 

@@ -34,7 +34,7 @@ def test_the_cpu_recipe_evaluates_before_and_after_on_the_same_settings():
 
     assert settings(before) == settings(after)
     assert after[after.index("--adapter") + 1] == "runs/x y"  # quoted for the shell, read back whole
-    assert "--dataset arithmetic --limit 64 --max_new_tokens 96" in shlex.join(before)
+    assert "--dataset_name arithmetic --eval_limit 64 --max_new_tokens 96" in shlex.join(before)
     assert plot[3:6] == ["runs/x y", before[before.index("--output") + 1], after[after.index("--output") + 1]]
 
 

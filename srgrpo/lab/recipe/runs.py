@@ -3,7 +3,8 @@
 A run of configuration ``c`` at tuning seed ``s`` is two subprocesses, exactly what a user would type:
 
 1. ``python -m srgrpo.train --preset smollm2_cpu --seed s --output_dir ... <c's changes>``, then
-2. ``python -m srgrpo.eval_gsm8k --model smollm2 --adapter <that folder> --dataset arithmetic --split validation ...``
+2. ``python -m srgrpo.eval_gsm8k --model_name_or_path smollm2 --adapter <that folder> --dataset_name arithmetic
+   --dataset_test_split validation ...``
    with the configuration's system message, the main job's 96 new tokens, greedy.
 
 Its record (``<work_dir>/<config>/seed-<s>.json``, written atomically when both have finished) keeps the validation
@@ -81,10 +82,11 @@ def _run(cmd: list[str], threads: int, log: Path) -> float:
 
 
 def _evaluate_cmd(system_prompt: str, output: Path, adapter: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "srgrpo.eval_gsm8k", "--model", "smollm2", "--dataset", VALIDATION["dataset"],
-           "--split", VALIDATION["split"], "--limit", str(VALIDATION["n"]), "--batch_size", str(VALIDATION["n"]),
+    cmd = [sys.executable, "-m", "srgrpo.eval_gsm8k", "--model_name_or_path", "smollm2",
+           "--dataset_name", VALIDATION["dataset"], "--dataset_test_split", VALIDATION["split"],
+           "--eval_limit", str(VALIDATION["n"]), "--eval_batch_size", str(VALIDATION["n"]),
            "--max_new_tokens", str(VALIDATION["max_new_tokens"]), "--system_prompt", system_prompt,
-           "--output", str(output), "--overwrite", "--no_progress"]
+           "--output", str(output), "--overwrite", "true", "--progress", "false"]
     return cmd + (["--adapter", str(adapter)] if adapter is not None else [])
 
 
