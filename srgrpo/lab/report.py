@@ -29,7 +29,7 @@ from srgrpo.lab.results import parse_command
 from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.plumbing.stats import interval_text, p_text
 
-__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "power_markdown", "results_markdown",
+__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "power_markdown", "recipe_markdown", "results_markdown",
            "update_lab_page",
            "redraw_figures", "ReportCommand", "main"]
 
@@ -160,6 +160,46 @@ def power_markdown(power: dict[str, Any]) -> str:
             + " (95% intervals: the simulation's error).")
 
 
+def _changes(changes: dict[str, Any]) -> str:
+    return ", ".join(f"`{k}` {v}" for k, v in changes.items()) or "today's recipe (`smollm2_cpu`)"
+
+
+def recipe_markdown(data: dict[str, Any]) -> str:
+    """The recipe study (``data/results/recipe.json``): the pretrained model on the validation problems, then every
+    configuration's runs so far (validation counts a seed, whether each reached both targets, minutes), the rounds and
+    the winner once every planned run is in. Read from the JSON only (the study's code is a sibling command)."""
+    declared = data["declared"]
+    targets = declared["targets"]
+    head = (f"**Which recipe makes the main job learn every time?** (`python -m srgrpo.lab recipe`, declared before its "
+            f"first run in `srgrpo/lab/recipe/plan.py`; tuning seeds and the {declared['validation']['n']} validation "
+            f"problems, never the held-out ones; targets a run: in format >= {targets['in_format']}/{targets['n']} and "
+            f"correct >= {targets['correct']}/{targets['n']})")
+    if "configs" not in data:
+        return head + "\n\nDeclared; no run yet."
+    pre = "; ".join(f"`{name}`: correct {p['validation']['correct']}/{p['validation']['n']}, in format "
+                    f"{p['validation']['in_format']}/{p['validation']['n']}, cut off {p['validation']['cut_off']}/"
+                    f"{p['validation']['n']}" for name, p in data["pretrained"].items())
+    rows = ["| configuration | changes to today's recipe | seeds | correct | in format | both targets | minutes |",
+            "|---|---|---|---|---|---|---|"]
+    for name, row in data["configs"].items():
+        if not row["seeds"]:
+            rows.append(f"| `{name}` | {_changes(row['changes'])} | - | - | - | - | - |")
+            continue
+        minutes = sorted(row["minutes"])[len(row["minutes"]) // 2]
+        rows.append(f"| `{name}` | {_changes(row['changes'])} | {', '.join(map(str, row['seeds']))} | "
+                    f"{' / '.join(str(v['correct']) for v in row['validation'])} | "
+                    f"{' / '.join(str(v['in_format']) for v in row['validation'])} | "
+                    f"{sum(row['reach_both_targets'])} of {len(row['seeds'])} | {minutes:.1f} |")
+    status = (f"The winner: `{data['winner']}`." if data.get("winner") else
+              f"In progress: {data['runs_done']} of {data['runs_planned']} planned runs; no configuration is chosen "
+              "until every planned run is in.")
+    table = "\n".join(rows)
+    return (f"{head}\n\nThe pretrained model on the validation problems (greedy, 96 new tokens), by system "
+            f"message: {pre}.\n\n{table}\n\nCounts out of 64, one a tuning seed in the order of the seeds column; "
+            "minutes: the median run (training and the validation answers, one thread, on a machine shared with "
+            f"other work). {status}")
+
+
 def results_markdown(results_dir: Path | str | None = None, figures: str = FIGURES_FROM_DOCS) -> str:
     """The lab page's block: each committed lab result as a table with its command and figure (``figures``: the
     folder of the committed figures as the page links it)."""
@@ -192,6 +232,9 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
     power = folder / "stability_power.json"
     if power.is_file():
         parts.append(power_markdown(json.loads(power.read_text())))
+    recipe = folder / "recipe.json"
+    if recipe.is_file():
+        parts.append(recipe_markdown(json.loads(recipe.read_text())))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)

@@ -174,3 +174,22 @@ def test_the_lab_lists_the_recipe_command():
     proc = subprocess.run([sys.executable, "-m", "srgrpo.lab", "recipe", "--help"], capture_output=True, text=True,
                           cwd=REPO)
     assert proc.returncode == 0 and "--declare_only" in proc.stdout
+
+
+def test_the_committed_results_carry_the_declared_plan_unchanged():
+    """data/results/recipe.json was written by the study's command: its declared block is the plan as it stands."""
+    committed = json.loads((REPO / "data" / "results" / "recipe.json").read_text())
+    assert committed["declared"] == json.loads(json.dumps(plan.DECLARED))
+    for path in (REPO / "data" / "results" / "recipe-runs").glob("*/seed-*.json"):
+        record = runs.read_run(path)  # raises if a stored run was made under another configuration id
+        assert record["seed"] in {s for r in plan.ROUNDS for s in r["seeds"]}
+
+
+def test_the_runner_asks_the_evaluate_command_with_flags_it_has(tmp_path):
+    from transformers import HfArgumentParser
+
+    from srgrpo.eval_gsm8k.command import EvalSettings
+
+    cmd = runs._evaluate_cmd("worked_example", tmp_path / "e.json", tmp_path)
+    settings = HfArgumentParser(EvalSettings).parse_args_into_dataclasses(args=cmd[3:])[0]
+    assert (settings.dataset_test_split, settings.eval_limit, settings.max_new_tokens) == ("validation", 64, 96)

@@ -20,7 +20,7 @@ def test_cpu_plan_trains_smollm2_briefly_and_says_what_it_shows(monkeypatch):
     text = plan.describe()
     assert "smollm2" in text and "does not show GSM8K accuracy" in text
     script, config = parse_args(plan.train_flags())
-    assert script.model_name == "smollm2" and script.dataset == "arithmetic"
+    assert script.model_name_or_path == "smollm2" and script.dataset_name == "arithmetic"
     assert config.max_steps == (plan.max_steps or plan.settings["max_steps"]) and config.output_dir == plan.output_dir
 
 
@@ -164,4 +164,4 @@ def test_every_plan_parses(device, monkeypatch):
     monkeypatch.setattr(M, "gsm8k_available", lambda: True)
     plan = M.plan_main_job(device)
     script, config = parse_args(plan.train_flags())
-    assert script.model_name == plan.model
+    assert script.model_name_or_path == plan.model

@@ -144,7 +144,7 @@ def test_cli_overrides_preset(tmp_path):
                                "--output_dir", str(tmp_path)])
     assert args.tau == 0.2 and args.soft_advantage == "per_sample" and args.learning_rate == 3e-4
     assert script.reward_funcs == ["correctness"]
-    assert script.model_name == "tiny" and args.max_completion_length == 32  # preset values kept
+    assert script.model_name_or_path == "tiny" and args.max_completion_length == 32  # preset values kept
     assert args.use_cpu is True and args.bf16 is False
 
     # A YAML file as preset; `5e-6` (a string to YAML) is read with the flag's type; --config goes on top.
@@ -337,8 +337,8 @@ def test_no_preset_picks_the_one_for_this_machine(capsys):
 
     # CPU here: the quickstart's bare `python -m srgrpo.train` is the CPU main job, a real model on easy problems.
     script, args = parse_args([])
-    assert Path(script.preset).stem == "smollm2_cpu" and script.model_name == "smollm2"
-    assert script.dataset == "arithmetic" and args.use_cpu
+    assert Path(script.preset).stem == "smollm2_cpu" and script.model_name_or_path == "smollm2"
+    assert script.dataset_name == "arithmetic" and args.use_cpu
     assert "using 'smollm2_cpu'" in capsys.readouterr().out
 
 
