@@ -57,6 +57,12 @@ def _timed(owner, name: str, bucket: dict, key: str, after=None):
     setattr(owner, name, wrapper)
 
 
+def train_flags(name: str, steps: int, output_dir: Path) -> list[str]:
+    """``python -m srgrpo.train``'s flags of variant ``name``: the preset's step, nothing saved or reported."""
+    return ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
+            str(output_dir), "--disable_tqdm", "true", "--report_to", "none", *VARIANTS[name]]
+
+
 def run_variant(name: str, steps: int, threads: int, profile: bool) -> dict:
     import torch
     import transformers
@@ -66,9 +72,7 @@ def run_variant(name: str, steps: int, threads: int, profile: bool) -> dict:
     from srgrpo.train.command import _build_trainer, parse_args, resolve_reward_funcs
 
     with tempfile.TemporaryDirectory() as tmp:
-        argv = ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
-                str(Path(tmp) / "run"), "--disable_tqdm", "true", "--report_to", "none", *VARIANTS[name]]
-        script_args, training_args = parse_args(argv)
+        script_args, training_args = parse_args(train_flags(name, steps, Path(tmp) / "run"))
         trainer = _build_trainer(script_args, training_args, resolve_reward_funcs(script_args.reward_funcs), {})
         if name == "trl":  # the same model, data and settings under TRL's own trainer
             from trl import GRPOTrainer

@@ -26,13 +26,19 @@ REPO = Path(__file__).resolve().parent.parent
 RENAMED = {"--full_lr": "--full_learning_rate"}
 
 
-def run_variant(name: str, extra: list[str], steps: int, threads: int) -> dict:
+def train_flags(variant: str, steps: int, output_dir: Path, full_learning_rate: float) -> list[str]:
+    """``python -m srgrpo.train``'s flags of ``variant``: the preset (LoRA), or every weight at its own rate."""
+    full = [] if variant == "lora" else ["--use_peft", "false", "--learning_rate", str(full_learning_rate)]
+    return ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
+            str(output_dir), *full]
+
+
+def run_variant(name: str, steps: int, threads: int, full_learning_rate: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         env = dict(os.environ, HF_HUB_OFFLINE="1", TQDM_DISABLE="1", OMP_NUM_THREADS=str(threads),
                    CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO))
-        cmd = [sys.executable, "-m", "srgrpo.train", "--preset", "smollm2_cpu", "--max_steps", str(steps),
-               "--save_strategy", "no", "--output_dir", str(out), *extra]
+        cmd = [sys.executable, "-m", "srgrpo.train", *train_flags(name, steps, out, full_learning_rate)]
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     times = [h["step_time"] for h in history if "step_time" in h][1:]
@@ -66,8 +72,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
 def main() -> None:
     a = parse_settings()
     if a.variant:
-        extra = [] if a.variant == "lora" else ["--use_peft", "false", "--learning_rate", str(a.full_learning_rate)]
-        print(json.dumps(run_variant(a.variant, extra, a.max_steps, a.threads)))
+        print(json.dumps(run_variant(a.variant, a.max_steps, a.threads, a.full_learning_rate)))
         return
     results = {}
     for variant in ("lora", "full"):

@@ -31,6 +31,17 @@ EVAL = ["--dataset_name", "arithmetic", "--eval_limit", None, "--max_new_tokens"
         "--progress", "false"]
 
 
+def train_flags(path: str, seed: int, steps: int, run: Path) -> list[str]:
+    """``python -m srgrpo.train``'s flags of one run: the preset through ``path`` (a key of :data:`PATHS`)."""
+    return ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--seed", str(seed), "--save_strategy", "no",
+            "--output_dir", str(run), *PATHS[path]]
+
+
+def eval_flags(model_args: list[str], limit: int, out: Path) -> list[str]:
+    """``python -m srgrpo.eval_gsm8k``'s flags: ``model_args`` (model, adapter) on the first ``limit`` problems."""
+    return [*model_args, *[str(limit) if a is None else a for a in EVAL], "--output", str(out)]
+
+
 def _run(cmd: list[str], env: dict) -> float:
     start = time.time()
     subprocess.run([sys.executable, "-m", *cmd], env=env, check=True, stdout=subprocess.DEVNULL,
@@ -40,8 +51,7 @@ def _run(cmd: list[str], env: dict) -> float:
 
 def _evaluate(model_args: list[str], out: Path, limit: int, env: dict) -> dict:
     if not out.is_file():
-        _run(["srgrpo.eval_gsm8k", *model_args, *[str(limit) if a is None else a for a in EVAL], "--output", str(out)],
-             env)
+        _run(["srgrpo.eval_gsm8k", *eval_flags(model_args, limit, out)], env)
     return json.loads(out.read_text())
 
 
@@ -114,8 +124,7 @@ def main() -> None:
             run = work / f"{path}_seed{seed}"
             seconds = None
             if not (run / "trainer_state.json").is_file():
-                seconds = _run(["srgrpo.train", "--preset", "smollm2_cpu", "--max_steps", str(a.max_steps), "--seed",
-                                str(seed), "--save_strategy", "no", "--output_dir", str(run), *flags], env)
+                seconds = _run(["srgrpo.train", *train_flags(path, seed, a.max_steps, run)], env)
             history = json.loads((run / "trainer_state.json").read_text())["log_history"]
             steps = [h for h in history if "reward" in h]
             after = _rates(_evaluate(["--model_name_or_path", "smollm2", "--adapter", str(run)],

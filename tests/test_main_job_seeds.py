@@ -1,7 +1,8 @@
 """benchmarks/main_job_seeds.py: a finished seed comes back only as one of its own recipe, in its own precision.
 
-The main job is never run here: a fake job (:func:`fake_job`) writes the files a finished ``python -m srgrpo`` leaves
-(its evaluations' summaries and records, ``srgrpo_config.yaml``) and its verdict, and counts its calls.
+The main job is never run here: a fake job (:class:`FakeJob`, in place of the script's ``run_job``) writes the files
+a finished ``python -m srgrpo`` leaves (its evaluations' summaries and records, ``srgrpo_config.yaml``) and its
+verdict, and counts its calls.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def changed(recipe: dict, path: str, value) -> dict:
 
 
 class FakeJob:
-    """Stands in for :func:`run_job`: writes a finished main job into the folder; ``dtype`` is the precision it
+    """Stands in for the script's ``run_job``: writes a finished main job into the folder; ``dtype`` is the precision it
     reports (the pinned one unless a test says otherwise)."""
 
     def __init__(self, dtype: str | None = None):
@@ -68,8 +69,9 @@ class FakeJob:
                         "format_score": 1.0, "truncated": i == 3, "num_tokens": 9, "settings_id": when}
                        for i in (3, 0, 2, 1)]  # written out of order, as the evaluate command does (longest first)
             (folder / f"eval_{when}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-            (folder / f"eval_{when}.json").write_text(json.dumps(
-                {"n": 4, "correct": correct, "format_rate": 0.75, "truncated_rate": 0.25, "settings": {"dtype": dtype}}))
+            summary = {"n": 4, "correct": correct, "format_rate": 0.75, "truncated_rate": 0.25,
+                       "settings": {"dtype": dtype}}
+            (folder / f"eval_{when}.json").write_text(json.dumps(summary))
         (folder / "srgrpo_config.yaml").write_text(yaml.safe_dump({"model": {"dtype": dtype}, "train_seconds": 60.5}))
         return (f"...\n== verdict: smollm2, 4 held-out problems, before -> after (1.0 min in all; the run is in "
                 f"{folder}) ==\ncorrect:   1/4 -> {2 + seed % 3}/4\nin format: 3/4 -> 3/4;   cut off: 1/4 -> 1/4\n"
@@ -256,3 +258,17 @@ def test_the_real_recipe_is_the_presets_and_names_no_folder(monkeypatch):
     assert str(REPO) not in json.dumps(recipe) and "runs/" not in json.dumps(recipe)
     assert mjs.recipe_id(mjs.recipe("float32")) == mjs.recipe_id(recipe)
     assert mjs.ENV_VAR not in os.environ  # the pin is undone
+
+
+def test_the_command_end_to_end_with_a_fake_job(tmp_path, job, monkeypatch):
+    """``main``: the precision asked for reaches the recipe and every job; a second invocation reruns nothing."""
+    monkeypatch.setattr(mjs, "recipe", lambda precision: changed(RECIPE, "precision", precision))
+    argv = ["--seeds", "0", "1", "--cpu_precision", "bfloat16", "--work_dir", str(tmp_path / "runs"),
+            "--output", str(tmp_path / "out.json")]
+    assert mjs.main(argv) == 0
+    first = json.loads((tmp_path / "out.json").read_text())
+    assert [c[2] for c in job.calls] == ["bfloat16", "bfloat16"] and first["summary"]["precision"] == "bfloat16"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["seed-0.json", "seed-1.json"]
+    assert mjs.main(argv) == 0 and len(job.calls) == 2
+    again = json.loads((tmp_path / "out.json").read_text())
+    assert again["runs"] == first["runs"] and again["summary"] == first["summary"]
