@@ -26,6 +26,12 @@ from typing import Any, Mapping
 from srgrpo.plumbing.runtime import new_run_dir
 from srgrpo.train.settings import preset_settings
 
+
+def eval_tokens(settings: Mapping[str, Any]) -> int:
+    """New tokens of a held-out answer for a preset: room for a full answer, half again its training budget and at
+    least 96 (the GPU preset's 384 -> 576, the CPU preset's 64 -> 96); the train command's next commands use the same."""
+    return max(96, int(1.5 * (settings.get("max_completion_length") or 64)))
+
 __all__ = ["MainJob", "plan_main_job", "gsm8k_available"]
 
 
@@ -196,11 +202,12 @@ def plan_main_job(device: str | None = None, *, cpu_steps: int | None = None, gs
     if gpu:
         return MainJob(gpu=True, preset="gsm8k_t4", output_dir="runs/gsm8k_t4", max_steps=None,
                        eval_dataset="gsm8k" if gsm8k_available() else "arithmetic", eval_limit=200,
-                       eval_max_new_tokens=512, eval_batch_size=32)
+                       eval_max_new_tokens=eval_tokens(preset_settings("gsm8k_t4")), eval_batch_size=32)
     # On a CPU the held-out problems are the synthetic ones the model trains on (their test split), whatever data is on
     # disk: docs/training.md's CPU recipe, and notebook 4 prints the same on every machine.
     # GSM8K, where it is at hand, is an extra check beside it (cells whose output depends on the machine).
     return MainJob(gpu=False, preset="smollm2_cpu", output_dir=new_run_dir("runs/notebook_smollm2_cpu"),
                    max_steps=cpu_steps,
-                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=96, eval_batch_size=64,
+                   eval_dataset="arithmetic", eval_limit=64, eval_max_new_tokens=eval_tokens(preset_settings("smollm2_cpu")),
+                   eval_batch_size=64,
                    gsm8k_check=gsm8k_check if gsm8k_check and gsm8k_available() else 0)

@@ -56,8 +56,10 @@ def quiet_libraries() -> None:
 
 
 def _eval_tokens(training_args) -> int:
-    """Room for a full answer: half again the training budget, at least 96 tokens."""
-    return max(96, int(1.5 * (training_args.max_completion_length or 64)))
+    """Room for a full answer (:func:`srgrpo.train.main_job.eval_tokens`, which the main job uses too)."""
+    from srgrpo.train.main_job import eval_tokens
+
+    return eval_tokens({"max_completion_length": training_args.max_completion_length})
 
 
 def next_commands(script_args, training_args, on_gpu: bool) -> list[str]:
