@@ -1,6 +1,7 @@
 """Where a CPU RL step of the ``smollm2_cpu`` main job spends its time: the kit against plain TRL + peft in float32.
 
-    python benchmarks/bench_cpu_step.py [--steps 4] [--variants trl kit] [--threads 2] [--profile] [--json FILE]
+    python benchmarks/bench_cpu_step.py [--max_steps 4] [--variants trl kit] [--threads 2] [--profile true]
+                                        [--output FILE]
 
 The work is the preset's step: 2 prompts x 8 completions of up to 64 tokens (temperature 0.7), LoRA r16 on every
 linear layer of SmolLM2-135M-Instruct, the loss in 2 micro-batches of 8. Variants, each in a fresh process (so its
@@ -14,7 +15,7 @@ peak memory is its own), the same seed and problems:
 For each it prints the split of a step (generation, reward scoring, loss forward + backward, optimizer, the rest),
 completion tokens per second of generation, the step's wall time (median over the timed steps; the first step is
 warm-up and dropped), peak resident memory, then the ratios to ``trl``. The CPU's model and its native bf16 support
-come first: ratios differ between CPUs. ``--profile`` also prints the top operators of one step (torch.profiler).
+come first: ratios differ between CPUs. ``--profile true`` also prints the top operators of one step (torch.profiler).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +57,12 @@ def _timed(owner, name: str, bucket: dict, key: str, after=None):
     setattr(owner, name, wrapper)
 
 
+def train_flags(name: str, steps: int, output_dir: Path) -> list[str]:
+    """``python -m srgrpo.train``'s flags of variant ``name``: the preset's step, nothing saved or reported."""
+    return ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
+            str(output_dir), "--disable_tqdm", "true", "--report_to", "none", *VARIANTS[name]]
+
+
 def run_variant(name: str, steps: int, threads: int, profile: bool) -> dict:
     import torch
     import transformers
@@ -64,9 +72,7 @@ def run_variant(name: str, steps: int, threads: int, profile: bool) -> dict:
     from srgrpo.train.command import _build_trainer, parse_args, resolve_reward_funcs
 
     with tempfile.TemporaryDirectory() as tmp:
-        argv = ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
-                str(Path(tmp) / "run"), "--disable_tqdm", "true", "--report_to", "none", *VARIANTS[name]]
-        script_args, training_args = parse_args(argv)
+        script_args, training_args = parse_args(train_flags(name, steps, Path(tmp) / "run"))
         trainer = _build_trainer(script_args, training_args, resolve_reward_funcs(script_args.reward_funcs), {})
         if name == "trl":  # the same model, data and settings under TRL's own trainer
             from trl import GRPOTrainer
@@ -145,17 +151,35 @@ def _row(r: dict) -> str:
             f"peak {r['peak_rss_gb']:.2f} GB")
 
 
+@dataclass
+class Settings:
+    """``python benchmarks/bench_cpu_step.py --help`` lists these."""
+
+    max_steps: int = field(default=4, metadata={"help": "steps per variant (the first is dropped as warm-up)"})
+    variants: list[str] = field(default_factory=lambda: ["trl", "kit"], metadata={
+        "help": "the variants measured, each in a fresh process (see the module docstring)", "choices": list(VARIANTS)})
+    threads: int = field(default=2, metadata={"help": "torch threads"})
+    profile: bool = field(default=False, metadata={"help": "print the top operators of step 2 of each variant"})
+    output: str | None = field(default=None, metadata={"help": "also write the results to this JSON file"})
+    # One variant per process: how the benchmark runs itself; not a user's flag, so --help leaves it out.
+    variant: str | None = field(default=None, metadata={"help": argparse.SUPPRESS, "choices": list(VARIANTS)})
+
+
+def parse_settings(argv: list[str] | None = None) -> Settings:
+    """The command line (HfArgumentParser; a renamed flag, such as the old ``--steps``, fails naming its new name)."""
+    from transformers import HfArgumentParser
+
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(Settings, prog="python benchmarks/bench_cpu_step.py", allow_abbrev=False,
+                              description=__doc__.splitlines()[0])
+    return parse_flags(parser, sys.argv[1:] if argv is None else argv)[0]
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=4, help="steps per variant (the first is dropped as warm-up)")
-    p.add_argument("--variants", nargs="+", default=["trl", "kit"], choices=list(VARIANTS))
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--profile", action="store_true", help="print the top operators of step 2 of each variant")
-    p.add_argument("--json", help="also write the results to this JSON file")
-    p.add_argument("--variant", help=argparse.SUPPRESS)  # one variant per process
-    a = p.parse_args()
+    a = parse_settings()
     if a.variant:
-        print("RESULT " + json.dumps(run_variant(a.variant, a.steps, a.threads, a.profile)), flush=True)
+        print("RESULT " + json.dumps(run_variant(a.variant, a.max_steps, a.threads, a.profile)), flush=True)
         return
     from srgrpo.models.cpu_precision import choose_cpu_precision, cpu_model_name, native_bf16_flags
 
@@ -169,8 +193,9 @@ def main() -> None:
                TRANSFORMERS_VERBOSITY="error", PYTHONWARNINGS="ignore")
     results = []
     for variant in a.variants:
-        cmd = [sys.executable, __file__, "--variant", variant, "--steps", str(a.steps), "--threads", str(a.threads)]
-        proc = subprocess.run(cmd + (["--profile"] if a.profile else []), env=env, capture_output=True, text=True)
+        cmd = [sys.executable, __file__, "--variant", variant, "--max_steps", str(a.max_steps), "--threads",
+               str(a.threads), "--profile", str(a.profile).lower()]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if a.profile:
             print(proc.stderr[proc.stderr.find("----"):], flush=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -188,8 +213,8 @@ def main() -> None:
             print(f"{r['variant']} vs trl: step x{ratio['step']:.2f} faster; generation x{ratio['generation']:.2f}, "
                   f"loss forward x{ratio['loss_forward']:.2f}, backward x{ratio['loss_backward']:.2f}; peak memory "
                   f"x{r['peak_rss_gb'] / base['peak_rss_gb']:.2f}")
-    if a.json:
-        Path(a.json).write_text(json.dumps({"cpu": cpu_model_name(), "native_bf16": native_bf16_flags(),
+    if a.output:
+        Path(a.output).write_text(json.dumps({"cpu": cpu_model_name(), "native_bf16": native_bf16_flags(),
                                             "torch": torch.__version__, "threads": a.threads,
                                             "results": results}, indent=2))
 

@@ -1,6 +1,6 @@
 """Seconds per RL step and peak memory of the ``smollm2_cpu`` preset: LoRA (the preset) against full fine-tuning.
 
-    python benchmarks/bench_smollm2_step.py [--steps 4] [--threads 1] [--full_lr 2e-5]
+    python benchmarks/bench_smollm2_step.py [--max_steps 4] [--threads 1] [--full_learning_rate 2e-5]
 
 Each variant runs ``python -m srgrpo.train --preset smollm2_cpu --max_steps N`` as a subprocess, as a user would,
 and reports TRL's own ``step_time`` from ``log_history`` (median, first step dropped as warm-up) and the child's peak
@@ -18,18 +18,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+#: This script's own renamed flags (the kit's are srgrpo.plumbing.flags.RENAMED): the train command's name, prefixed.
+RENAMED = {"--full_lr": "--full_learning_rate"}
 
 
-def run_variant(name: str, extra: list[str], steps: int, threads: int) -> dict:
+def train_flags(variant: str, steps: int, output_dir: Path, full_learning_rate: float) -> list[str]:
+    """``python -m srgrpo.train``'s flags of ``variant``: the preset (LoRA), or every weight at its own rate."""
+    full = [] if variant == "lora" else ["--use_peft", "false", "--learning_rate", str(full_learning_rate)]
+    return ["--preset", "smollm2_cpu", "--max_steps", str(steps), "--save_strategy", "no", "--output_dir",
+            str(output_dir), *full]
+
+
+def run_variant(name: str, steps: int, threads: int, full_learning_rate: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         env = dict(os.environ, HF_HUB_OFFLINE="1", TQDM_DISABLE="1", OMP_NUM_THREADS=str(threads),
                    CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO))
-        cmd = [sys.executable, "-m", "srgrpo.train", "--preset", "smollm2_cpu", "--max_steps", str(steps),
-               "--save_strategy", "no", "--output_dir", str(out), *extra]
+        cmd = [sys.executable, "-m", "srgrpo.train", *train_flags(name, steps, out, full_learning_rate)]
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     times = [h["step_time"] for h in history if "step_time" in h][1:]
@@ -38,21 +47,37 @@ def run_variant(name: str, extra: list[str], steps: int, threads: int) -> dict:
             "peak_rss_gb": round(peak_gb, 2)}
 
 
+@dataclass
+class Settings:
+    """``python benchmarks/bench_smollm2_step.py --help`` lists these."""
+
+    max_steps: int = field(default=4, metadata={"help": "steps per variant (the first is dropped as warm-up)"})
+    threads: int = field(default=1, metadata={"help": "OMP threads of the training process"})
+    full_learning_rate: float = field(default=2e-5, metadata={"help": "learning rate of the full fine-tuning variant"})
+    # One variant per process: how the benchmark runs itself; not a user's flag, so --help leaves it out.
+    variant: str | None = field(default=None, metadata={"help": argparse.SUPPRESS, "choices": ["lora", "full"]})
+
+
+def parse_settings(argv: list[str] | None = None) -> Settings:
+    """The command line (HfArgumentParser; a renamed flag, such as the old ``--steps``, fails naming its new name)."""
+    from transformers import HfArgumentParser
+
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(Settings, prog="python benchmarks/bench_smollm2_step.py", allow_abbrev=False,
+                              description=__doc__.splitlines()[0])
+    return parse_flags(parser, sys.argv[1:] if argv is None else argv, RENAMED)[0]
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=4)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--full_lr", type=float, default=2e-5, help="learning rate of the full fine-tuning variant")
-    p.add_argument("--variant", choices=["lora", "full"], help=argparse.SUPPRESS)  # one variant per process
-    a = p.parse_args()
+    a = parse_settings()
     if a.variant:
-        extra = [] if a.variant == "lora" else ["--use_lora", "false", "--learning_rate", str(a.full_lr)]
-        print(json.dumps(run_variant(a.variant, extra, a.steps, a.threads)))
+        print(json.dumps(run_variant(a.variant, a.max_steps, a.threads, a.full_learning_rate)))
         return
     results = {}
     for variant in ("lora", "full"):
-        proc = subprocess.run([sys.executable, __file__, "--variant", variant, "--steps", str(a.steps),
-                               "--threads", str(a.threads), "--full_lr", str(a.full_lr)],
+        proc = subprocess.run([sys.executable, __file__, "--variant", variant, "--max_steps", str(a.max_steps),
+                               "--threads", str(a.threads), "--full_learning_rate", str(a.full_learning_rate)],
                               check=True, capture_output=True, text=True)
         results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[variant]
