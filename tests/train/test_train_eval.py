@@ -149,7 +149,7 @@ def test_cli_overrides_preset(tmp_path):
 
     # A YAML file as preset; `5e-6` (a string to YAML) is read with the flag's type; --config goes on top.
     preset = tmp_path / "mine.yaml"
-    preset.write_text("model_name: tiny\nlearning_rate: 5e-6\ntau: 0.3\nuse_cpu: true\nbf16: false\n"
+    preset.write_text("model_name_or_path: tiny\nlearning_rate: 5e-6\ntau: 0.3\nuse_cpu: true\nbf16: false\n"
                       "reward_funcs: format\nmax_steps: 4\n")
     extra = tmp_path / "extra.yaml"
     extra.write_text("tau: 0.4\n")
@@ -180,8 +180,11 @@ def test_bad_inputs_give_clear_errors(tmp_path, capsys):
         resolve_reward_funcs(["length"])
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model_name: tiny\nnot_a_flag: 1\n")
+    bad.write_text("model_name_or_path: tiny\nnot_a_flag: 1\n")
     with pytest.raises(ValueError, match="unknown setting.*not_a_flag"):
+        parse_args(["--preset", str(bad)])
+    bad.write_text("model_name: tiny\n")  # a preset written before the renames: the new name, not "unknown"
+    with pytest.raises(ValueError, match="--model_name is now --model_name_or_path"):
         parse_args(["--preset", str(bad)])
     bad.write_text("soft_advantage: softest\n")
     with pytest.raises(ValueError, match="softest"):
