@@ -44,7 +44,7 @@ How a claim is judged
 * Units and currency are otherwise ignored: ``9 pencils * 10 pencils = 90 pencils`` holds (the arithmetic is right).
 
 Everything is linear in the text's length: sentences are scanned once, each side of an ``=`` is read from a window of
-at most 60 tokens; the first 100,000 characters are read. Nothing here raises on any text.
+at most 60 tokens; the first 20,000 characters are read. Nothing here raises on any text.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from srgrpo.tasks.numbers import NumberToken, clean_latex, find_numbers
 
 __all__ = ["Equation", "WorkCheck", "check_work", "find_equations"]
 
-_MAX_CHARS = 100_000
+_MAX_CHARS = 20_000  # about 5,000 tokens: far longer than any completion the kit asks for
 _MAX_TOKENS = 60  # one side of an "=" read from at most this many tokens: a longer expression is not one claim
 _MAX_UNITS = 3  # words after a number that can be its units ("coins per day")
 _MAX_DEPTH = 8  # parentheses nested deeper are not arithmetic a model writes
