@@ -52,7 +52,7 @@ def test_right_answer_wrong_work_is_the_correct_answers_that_are_not_sound(recor
 
 
 def test_every_word_is_in_the_docs_table_and_the_glossarys_own():
-    """One meaning everywhere: each word of :data:`TERMS` has its row in docs/training.md's table and in the module's."""
+    """One meaning everywhere: each word of :data:`TERMS` has its row in docs/training.md's table and the module's."""
     import srgrpo.glossary as glossary
 
     docs = (REPO / "docs" / "training.md").read_text(encoding="utf-8")

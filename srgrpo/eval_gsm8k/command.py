@@ -26,8 +26,8 @@ Outputs
   :mod:`srgrpo.tasks.work`'s), appended and flushed after every batch;
 * ``FILE.json``: the summary: ``model, adapter, split, n, correct, accuracy, accuracy_ci95, strict_correct,
   strict_accuracy, strict_accuracy_ci95, sound, sound_rate, sound_rate_ci95, wrong_work, wrong_work_share,
-  format_rate, answer_line_rate, mean_completion_tokens, truncated_rate``, the
-  generation settings, wall time and library versions. Intervals are 95 % Wilson intervals (:func:`srgrpo.plumbing.stats.wilson_interval`).
+  format_rate, answer_line_rate, mean_completion_tokens, truncated_rate``, the generation settings, wall time and
+  library versions. Intervals are 95 % Wilson intervals (:func:`srgrpo.plumbing.stats.wilson_interval`).
 
 Interrupted runs resume
 -----------------------

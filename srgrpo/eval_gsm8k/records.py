@@ -17,8 +17,8 @@ from typing import Any
 
 from srgrpo.plumbing.stats import wilson_interval
 
-__all__ = ["SettingsMismatchError", "read_records", "append_records", "generation_settings", "score_record", "summarize",
-           "false_equations"]
+__all__ = ["SettingsMismatchError", "read_records", "append_records", "generation_settings", "score_record",
+           "summarize", "false_equations"]
 
 
 class SettingsMismatchError(ValueError):

@@ -56,29 +56,12 @@ from fractions import Fraction
 from typing import Any
 
 from srgrpo.tasks.answers import completion_to_text
-from srgrpo.tasks.numbers import NumberToken, clean_latex, find_numbers
+from srgrpo.tasks.expressions import DIVIDE, MAX_TOKENS, READINGS, Expr, Token, parse, tail, tokens
+from srgrpo.tasks.numbers import clean_latex
 
 __all__ = ["Equation", "WorkCheck", "check_work", "find_equations"]
 
 _MAX_CHARS = 20_000  # about 5,000 tokens: far longer than any completion the kit asks for
-_MAX_TOKENS = 60  # one side of an "=" read from at most this many tokens: a longer expression is not one claim
-_MAX_UNITS = 3  # words after a number that can be its units ("coins per day")
-_MAX_DEPTH = 8  # parentheses nested deeper are not arithmetic a model writes
-_READINGS = 4  # as written; % as hundredths; scale words as units; cents as hundredths of a dollar
-
-# Words that end an operand's units: a verb, a conjunction or a pronoun starts the next clause.
-_STOP = frozenset(
-    "and or is are was were be been being so then thus therefore hence which that this these those it its equals "
-    "equal equaling gives give makes make has have had to for from with by than times plus minus divided multiplied "
-    "but if we she he they you there the an as at on more less because since when while where after before until "
-    "about around approximately only also just now still".split()
-)
-_SCALE_WORDS = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
-_SCALE_RE = re.compile(r"\b(hundred|thousand|million|billion|trillion)\b", re.IGNORECASE)
-_GLUED_SCALE_RE = re.compile(r"\d[kKMB]$")
-_ZERO_MIXED_RE = re.compile(r"\d\s0\d*/\d")
-
-
 @dataclass(frozen=True)
 class Equation:
     """One equation: its text (after LaTeX and operator signs were made plain), each side's exact value as written,
@@ -105,7 +88,7 @@ class WorkCheck:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Text -> sentences -> tokens
+# Text -> sentences
 # --------------------------------------------------------------------------------------------------------------------
 
 _ANNOTATION_RE = re.compile(r"<<[^<>\n]{0,200}>>")  # GSM8K's calculator notes: the written equation is checked
@@ -114,284 +97,6 @@ _GLUED_TIMES_RE = re.compile(r"(?<=\d)[xX×](?=[$\d(])")  # 5x8 -> 5 * 8 ("2x + 
 _SPACED_SLASH_RE = re.compile(r"(?<=[\d)%])(?:\s+/\s*|\s*/\s+)(?=[-$€£¥\d(.])")  # 24 / 6: a division, not 24/6
 _SENTENCE_RE = re.compile(r"\n|(?<=[.!?])\s+|;|:\s|,\s")
 _PLAIN = str.maketrans({"×": "*", "·": "*", "⋅": "*", "∗": "*", "−": "-", "–": "-"})
-_DIVIDE = "÷"  # a division written with spaces; "/" with none is part of a number (a fraction)
-
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: str  # NUM, OP, LP, RP, EQ, UNIT (a word or note that can follow a number), WORD, STOP, BAD (unreadable)
-    start: int
-    end: int
-    text: str = ""  # the operator ("+ - * /") or the word
-    num: NumberToken | None = None
-
-
-_GAP_RE = re.compile(
-    r"\s+"
-    r"|(?P<eq>(?<![=<>!])=(?![=>]))"
-    r"|(?P<note>\([^()\d=]{1,40}\))"
-    r"|(?P<op>[-+*/÷])"
-    r"|(?P<lp>\()|(?P<rp>\))"
-    r"|(?P<word>[A-Za-z][A-Za-z']*)"
-    r"|(?P<other>.)",
-    re.DOTALL,
-)
-
-
-def _gap_token(m: re.Match[str], sentence: str, toks: list[_Tok]) -> _Tok | None:
-    """The token for one match of :data:`_GAP_RE` between numbers (None for spaces)."""
-    start, end = m.span()
-    glued = bool(toks) and toks[-1].kind in ("NUM", "RP") and toks[-1].end == start
-    if m["eq"]:
-        return _Tok("EQ", start, end)
-    if m["note"]:
-        return _Tok("BAD" if glued else "UNIT", start, end)  # ".1(minutes)": a product with a name
-    if m["op"]:
-        return _Tok("OP", start, end, "/" if m["op"] == _DIVIDE else m["op"])
-    if m["lp"] or m["rp"]:
-        return _Tok("LP" if m["lp"] else "RP", start, end)
-    if m["word"]:
-        w = m["word"]
-        if w in ("x", "X") and toks and toks[-1].kind in ("NUM", "RP", "UNIT") and _number_follows(sentence, end):
-            return _Tok("OP", start, end, "*")
-        if glued and len(w) == 1:
-            return _Tok("BAD", start, end)  # "3x", "5A": the coefficient of a variable
-        if w.lower() == "of" and toks and toks[-1].kind == "NUM" and (toks[-1].num.percent or "/" in toks[-1].num.text):
-            return _Tok("OP", start, end, "*")  # 20% of 50, 1/3 of 66
-        return _Tok("UNIT" if len(w) >= 2 and w.lower() not in _STOP else "WORD", start, end, w)
-    c = m.group(0)
-    if c.isspace():
-        return None
-    between_digits = c in ",." and glued and end < len(sentence) and sentence[end].isdigit()
-    return _Tok("BAD" if c.isdigit() or between_digits else "STOP", start, end)  # "16,0000", "4:2"; ≈, <, "
-
-
-def _number_follows(text: str, pos: int) -> bool:
-    rest = text[pos : pos + 4].lstrip()
-    return bool(rest) and (rest[0].isdigit() or rest[0] in "$€£¥(.")
-
-
-def _tokens(sentence: str) -> list[_Tok]:
-    """The sentence as tokens: the number reader's numbers, with the gaps between them read here."""
-    toks: list[_Tok] = []
-    numbers = [t for t in find_numbers(sentence) if not t.words]
-    pos = 0
-    for number in [*numbers, None]:
-        for m in _GAP_RE.finditer(sentence, pos, number.start if number is not None else len(sentence)):
-            tok = _gap_token(m, sentence, toks)
-            if tok is not None:
-                toks.append(tok)
-        if number is None:
-            break
-        pos = number.end
-        sign = number.text[:1]
-        if _GLUED_SCALE_RE.search(number.text) or _ZERO_MIXED_RE.search(number.text):
-            # "4K - 4 = 92": the K may be a variable; "17 000/5" is not the mixed number 17 + 0/5
-            toks.append(_Tok("BAD", number.start, number.end))
-        elif sign in "-+" and toks and toks[-1].kind in ("NUM", "RP", "UNIT"):
-            # "13 toys -4 toys": the reader takes "-4" after a word for a negative number; here it is a subtraction
-            toks.append(_Tok("OP", number.start, number.start + 1, sign))
-            body = NumberToken(number.start + 1, number.end, -number.value if sign == "-" else number.value,
-                               number.text[1:], percent=number.percent)
-            toks.append(_Tok("NUM", body.start, body.end, num=body))
-        else:
-            toks.append(_Tok("NUM", number.start, number.end, num=number))
-    return _mixed_numbers(toks)
-
-
-_PROPER_FRACTION_RE = re.compile(r"\d+/\d+")
-
-
-def _mixed_numbers(toks: list[_Tok]) -> list[_Tok]:
-    """``1 and 1/3`` and ``16 and (2/3)`` as one number: GSM8K's way of writing a mixed number."""
-    out: list[_Tok] = []
-    i = 0
-    while i < len(toks):
-        t = toks[i]
-        nxt = toks[i + 1] if i + 1 < len(toks) else None
-        if t.kind == "NUM" and t.num.value.denominator == 1 and nxt is not None and nxt.kind == "WORD" and \
-                nxt.text.lower() == "and":
-            paren = i + 2 < len(toks) and toks[i + 2].kind == "LP"
-            j = i + 3 if paren else i + 2
-            f = toks[j] if j < len(toks) else None
-            closed = not paren or (j + 1 < len(toks) and toks[j + 1].kind == "RP")
-            if f is not None and f.kind == "NUM" and closed and _PROPER_FRACTION_RE.fullmatch(f.num.text) and \
-                    0 < f.num.value < 1 and t.num.value >= 0:
-                end = toks[j + 1].end if paren else f.end
-                merged = NumberToken(t.start, end, t.num.value + f.num.value, f"{t.num.text} {f.num.text}")
-                out.append(_Tok("NUM", t.start, end, num=merged))
-                i = j + 2 if paren else j + 1
-                continue
-        out.append(t)
-        i += 1
-    return out
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Expressions
-# --------------------------------------------------------------------------------------------------------------------
-
-Values = tuple  # one exact value (or None: a division by zero) per reading, see _READINGS
-
-
-@dataclass(frozen=True)
-class _Expr:
-    start: int  # token indices [start, end) in the part
-    end: int
-    values: Values
-    operators: bool
-    names: bool  # a lone number that names a quantity: units after it ("4.5 gallons"), a name before it ("Week 2")
-    decimals: int | None  # a lone number written with this many decimals, else None
-    scale: Values  # that lone number's reading -> its value as a multiple of the value written (for decimals)
-
-
-def _readings(num: NumberToken, unit: str) -> Values:
-    v = num.value
-    scale = _SCALE_RE.search(num.text)
-    percent = (v * 100 if "/" in num.text else v / 100) if num.percent else v  # 168/20% is 168 / 0.2
-    return (v,
-            percent,
-            v / _SCALE_WORDS[scale.group(1).lower()] if scale else v,
-            v / 100 if unit.lower() in ("cents", "cent") else v)
-
-
-class _Parser:
-    """Recursive descent over one part's tokens: expr := term (+|- term)*, term := factor (*|/ factor)*,
-    factor := NUM units? | ( expr ) units?. Values are computed in every reading at once."""
-
-    def __init__(self, toks: list[_Tok], start: int):
-        self.toks, self.i, self.ops, self.units_seen = toks, start, 0, False
-
-    def peek(self) -> _Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def units(self) -> str:
-        first, n = "", 0
-        while n < _MAX_UNITS and (t := self.peek()) is not None and t.kind == "UNIT":
-            first = first or t.text
-            self.i += 1
-            n += 1
-        self.units_seen = self.units_seen or n > 0
-        return first
-
-    def factor(self, depth: int) -> Values | None:
-        t = self.peek()
-        if t is None:
-            return None
-        if t.kind == "NUM":
-            self.i += 1
-            if "/" in t.num.text:
-                self.ops += 1  # a fraction is a division ("6/3 = .5" claims something)
-            return _readings(t.num, self.units())
-        if t.kind == "LP" and depth < _MAX_DEPTH:
-            self.i += 1
-            inner = self.expr(depth + 1)
-            if inner is None or (r := self.peek()) is None or r.kind != "RP":
-                return None
-            self.i += 1
-            self.units()
-            return inner
-        return None
-
-    def binary(self, ops: str, operand, depth: int) -> Values | None:
-        left = operand(depth)
-        while left is not None and (t := self.peek()) is not None and t.kind == "OP" and t.text in ops:
-            save = self.i
-            self.i += 1
-            right = operand(depth)
-            if right is None:
-                self.i = save
-                return left if self._ends_as_prose(save) else None
-            self.ops += 1
-            left = tuple(_apply(t.text, a, b) for a, b in zip(left, right))
-        return left
-
-    def _ends_as_prose(self, op_index: int) -> bool:
-        """An operator with no number after it: "= 8 - so she has" and "= 40 pencils / pack" end the expression
-        (a dash, a rate); "= 30 + M" and "* Number of days" make it unreadable."""
-        op = self.toks[op_index]
-        after = self.toks[op_index + 1] if op_index + 1 < len(self.toks) else None
-        return op.text in "-/" and after is not None and after.kind in ("UNIT", "WORD") and len(after.text) >= 2
-
-    def term(self, depth: int) -> Values | None:
-        return self.binary("*/", self.factor, depth)
-
-    def expr(self, depth: int = 0) -> Values | None:
-        return self.binary("+-", self.term, depth)
-
-
-def _apply(op: str, a: Fraction | None, b: Fraction | None) -> Fraction | None:
-    if a is None or b is None:
-        return None
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    return a / b if b != 0 else None
-
-
-_DECIMALS_RE = re.compile(r"[$€£¥]?[-+]?\d*[\d,]*\.(\d+)\s*(?:%|percent)?", re.IGNORECASE)
-
-
-def _parse(toks: list[_Tok], start: int) -> _Expr | None:
-    """The expression that starts at token ``start``, or None if none does."""
-    p = _Parser(toks, start)
-    values = p.expr()
-    if values is None or p.i == start:
-        return None
-    lone = toks[start].kind == "NUM" and all(t.kind == "UNIT" for t in toks[start + 1 : p.i]) and p.ops == 0
-    decimals, scale = None, (Fraction(1),) * _READINGS
-    if lone:
-        num = toks[start].num
-        m = _DECIMALS_RE.fullmatch(num.text.strip())
-        if m:
-            decimals = len(m.group(1))
-            if num.value:
-                scale = tuple(v / num.value for v in values)
-    return _Expr(start, p.i, values, p.ops > 0, lone and p.units_seen, decimals, scale)
-
-
-def _tail(toks: list[_Tok]) -> _Expr | None:
-    """The expression that ends a part (the left side of the ``=`` after it), or None when none can be read."""
-    i = len(toks)
-    while True:  # walk back over an operand, then an operator, and so on
-        units = 0
-        while i > 0 and toks[i - 1].kind == "UNIT" and units < _MAX_UNITS:
-            i, units = i - 1, units + 1
-        if i == 0:
-            return None
-        if toks[i - 1].kind == "NUM":
-            i -= 1
-        elif toks[i - 1].kind == "RP":
-            depth, j = 0, i - 1
-            while j >= 0:
-                depth += {"RP": 1, "LP": -1}.get(toks[j].kind, 0)
-                if depth == 0:
-                    break
-                j -= 1
-            if j < 0:
-                return None
-            i = j
-        else:
-            return None
-        if i > 0 and toks[i - 1].kind == "OP":
-            i -= 1
-            continue
-        break
-    before = toks[i - 1].kind if i > 0 else None
-    if before in ("NUM", "RP", "BAD"):
-        return None  # "2(3 + 4)", "4:2(5)": a product without its sign, or a number the reader refused
-    if before == "LP" and i > 1 and toks[i - 2].kind in ("OP", "NUM"):
-        return None  # "$100 + ($100 * 0.1 = ...": the left side is part of a longer, unclosed expression
-    # the walk back does not know precedence; the forward parse does, and must end where the part ends
-    expr = _parse(toks, i)
-    if expr is None or any(t.kind != "UNIT" for t in toks[expr.end :]):
-        return None
-    if before in ("UNIT", "WORD") and toks[i - 1].text[:1].isupper() and not expr.operators:
-        expr = dataclasses.replace(expr, names=True)  # "Week 2 = 35 + 35", "Remaining 10 = 62,300/10"
-    return expr
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -399,7 +104,7 @@ def _tail(toks: list[_Tok]) -> _Expr | None:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _holds(a: _Expr, b: _Expr, reading: int) -> bool:
+def _holds(a: Expr, b: Expr, reading: int) -> bool:
     x, y = a.values[reading], b.values[reading]
     if x is None or y is None:
         return False
@@ -413,11 +118,11 @@ def _holds(a: _Expr, b: _Expr, reading: int) -> bool:
     return False
 
 
-def _lone(e: _Expr) -> bool:
+def _lone(e: Expr) -> bool:
     return not e.operators
 
 
-def _claims(chain: list[tuple[int, _Expr]]) -> list[list[tuple[int, _Expr]]]:
+def _claims(chain: list[tuple[int, Expr]]) -> list[list[tuple[int, Expr]]]:
     """A chain of sides cut into the equations it claims: a link between two lone numbers is a conversion or a
     restatement ("2 hours = 120 minutes"), and a first side that is a lone number with units names a quantity."""
     out, current = [], []
@@ -436,33 +141,33 @@ def _claims(chain: list[tuple[int, _Expr]]) -> list[list[tuple[int, _Expr]]]:
     return claims
 
 
-def _equation(sentence: str, parts: list[list[_Tok]], chain: list[tuple[int, _Expr]]) -> Equation | None:
+def _equation(sentence: str, parts: list[list[Token]], chain: list[tuple[int, Expr]]) -> Equation | None:
     if any(all(v is None for v in e.values) for _, e in chain):
         return None  # a division by zero: nothing a grader can check
     first_part, first = chain[0]
     last_part, last = chain[-1]
     start = parts[first_part][first.start].start
     end = parts[last_part][last.end - 1].end
-    holds = any(all(_holds(a, b, r) for (_, a), (_, b) in zip(chain, chain[1:])) for r in range(_READINGS))
+    holds = any(all(_holds(a, b, r) for (_, a), (_, b) in zip(chain, chain[1:])) for r in range(READINGS))
     return Equation(" ".join(sentence[start:end].split()), tuple(e.values[0] for _, e in chain), holds)
 
 
 def _sentence_equations(sentence: str, cut_at_end: bool) -> list[Equation]:
-    toks = _tokens(sentence)
+    toks = tokens(sentence)
     if not any(t.kind == "EQ" for t in toks):
         return []
     if cut_at_end and toks and toks[-1].kind == "NUM" and toks[-1].end == len(sentence):
         toks = toks[:-1]  # the completion was cut off inside this number
-    parts: list[list[_Tok]] = [[]]
+    parts: list[list[Token]] = [[]]
     for t in toks:
         if t.kind == "EQ":
             parts.append([])
         else:
             parts[-1].append(t)
-    chains: list[list[tuple[int, _Expr]]] = []
-    chain: list[tuple[int, _Expr]] = []
+    chains: list[list[tuple[int, Expr]]] = []
+    chain: list[tuple[int, Expr]] = []
     for k, part in enumerate(parts):
-        head = _parse(part[:_MAX_TOKENS], 0) if k > 0 and part else None
+        head = parse(part[:MAX_TOKENS], 0) if k > 0 and part else None
         if head is not None and head.end < len(part) and part[head.end].kind in ("BAD", "LP"):
             head = None  # "= 5 + 3x", "= 2(4)": the side goes on in a way that is not read
         if chain and head is not None:
@@ -472,11 +177,11 @@ def _sentence_equations(sentence: str, cut_at_end: bool) -> list[Equation]:
         chains.append(chain)
         chain = []
         if k < len(parts) - 1:
-            window = part[-_MAX_TOKENS:]
-            tail = _tail(window)
-            if tail is not None:
+            window = part[-MAX_TOKENS:]
+            left = tail(window)
+            if left is not None:
                 offset = len(part) - len(window)
-                chain = [(k, dataclasses.replace(tail, start=tail.start + offset, end=tail.end + offset))]
+                chain = [(k, dataclasses.replace(left, start=left.start + offset, end=left.end + offset))]
     out = []
     for c in chains:
         for claim in _claims(c):
@@ -489,8 +194,8 @@ def _plain(text: str) -> str:
     """LaTeX, markdown, calculator notes and operator signs made plain; a spaced slash marked as a division."""
     text = clean_latex(text)
     text = _MARKDOWN_RE.sub(lambda m: " " * len(m.group(0)), _ANNOTATION_RE.sub("", text)).translate(_PLAIN)
-    text = _GLUED_TIMES_RE.sub(" * ", text.replace("÷", f" {_DIVIDE} "))
-    return _SPACED_SLASH_RE.sub(f" {_DIVIDE} ", text)
+    text = _GLUED_TIMES_RE.sub(" * ", text.replace("÷", f" {DIVIDE} "))
+    return _SPACED_SLASH_RE.sub(f" {DIVIDE} ", text)
 
 
 def find_equations(text: Any, cut_off: bool | None = None) -> list[Equation]:

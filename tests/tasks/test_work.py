@@ -188,6 +188,7 @@ def test_agreement_with_the_labels_is_what_the_docs_say():
 # --------------------------------------------------------------------------------------------------------------------
 
 UNITS = ["", " apples", " coins per day", " (total)"]
+SIGNS = {"+": ["+"], "-": ["-"], "*": ["*", "x", "×"], "/": ["/", "÷"]}  # each operator, as people write it
 
 
 @st.composite
@@ -226,7 +227,7 @@ def expressions(draw):
     text, python = [], []
     for i, (t, v) in enumerate(terms):
         if i:
-            text.append(draw(st.sampled_from({"+": ["+"], "-": ["-"], "*": ["*", "x", "×"], "/": ["/", "÷"]}[ops[i - 1]])))
+            text.append(draw(st.sampled_from(SIGNS[ops[i - 1]])))
             python.append(ops[i - 1])
         opens = group is not None and i == group[0] and group[0] + 1 < min(group[1], n)
         closes = group is not None and i == min(group[1], n) - 1 and group[0] + 1 < min(group[1], n)
@@ -321,7 +322,7 @@ def test_linear_time_on_1mb(name):
     text = ADVERSARIAL[name]
     assert len(text) >= 900_000
     best = min(_timed(lambda: find_equations(text)) for _ in range(2))
-    assert best < 1.0, f"{name}: {best:.2f} s"  # the first 20,000 characters are read; measured ~0.2 s
+    assert best < 2.0, f"{name}: {best:.2f} s"  # the first 20,000 characters are read: 0.2-0.6 s measured here
 
 
 def _timed(fn) -> float:
