@@ -111,7 +111,7 @@ def tokens(sentence: str) -> list[Token]:
         pos = number.end
         sign = number.text[:1]
         if _GLUED_SCALE_RE.search(number.text) or _ZERO_MIXED_RE.search(number.text):
-            # "4K - 4 = 92": the K may be a variable; "17 000/5" is not the mixed number 17 + 0/5
+            # "3K - 2 = 40": the K may be a variable; "17 000/5" is not the mixed number 17 + 0/5
             toks.append(Token("BAD", number.start, number.end))
         elif sign in "-+" and toks and toks[-1].kind in ("NUM", "RP", "UNIT"):
             # "13 toys -4 toys": the reader takes "-4" after a word for a negative number; here it is a subtraction
@@ -128,7 +128,7 @@ _PROPER_FRACTION_RE = re.compile(r"\d+/\d+")
 
 
 def _mixed_numbers(toks: list[Token]) -> list[Token]:
-    """``1 and 1/3`` and ``16 and (2/3)`` as one number: GSM8K's way of writing a mixed number."""
+    """``1 and 2/3`` and ``12 and (1/2)`` as one number: GSM8K's way of writing a mixed number."""
     out: list[Token] = []
     i = 0
     while i < len(toks):
@@ -167,7 +167,7 @@ class Expr:
     end: int
     values: Values
     operators: bool
-    names: bool  # a lone number that names a quantity: units after it ("4.5 gallons"), a name before it ("Week 2")
+    names: bool  # a lone number that names a quantity: units after it ("2.5 gallons"), a name before it ("Week 3")
     decimals: int | None  # a lone number written with this many decimals, else None
     scale: Values  # that lone number's reading -> its value as a multiple of the value written (for decimals)
 
@@ -175,7 +175,7 @@ class Expr:
 def _readings(num: NumberToken, unit: str) -> Values:
     v = num.value
     scale = _SCALE_RE.search(num.text)
-    percent = (v * 100 if "/" in num.text else v / 100) if num.percent else v  # 168/20% is 168 / 0.2
+    percent = (v * 100 if "/" in num.text else v / 100) if num.percent else v  # 150/20% is 150 / 0.2
     return (v,
             percent,
             v / _SCALE_WORDS[scale.group(1).lower()] if scale else v,
@@ -208,7 +208,7 @@ class _Parser:
         if t.kind == "NUM":
             self.i += 1
             if "/" in t.num.text:
-                self.ops += 1  # a fraction is a division ("6/3 = .5" claims something)
+                self.ops += 1  # a fraction is a division ("8/4 = .5" claims something)
             return _readings(t.num, self.units())
         if t.kind == "LP" and depth < _MAX_DEPTH:
             self.i += 1
@@ -235,7 +235,7 @@ class _Parser:
 
     def _ends_as_prose(self, op_index: int) -> bool:
         """An operator with no number after it: "= 8 - so she has" and "= 40 pencils / pack" end the expression
-        (a dash, a rate); "= 30 + M" and "* Number of days" make it unreadable."""
+        (a dash, a rate); "= 12 + M" and "* Number of days" make it unreadable."""
         op = self.toks[op_index]
         after = self.toks[op_index + 1] if op_index + 1 < len(self.toks) else None
         return op.text in "-/" and after is not None and after.kind in ("UNIT", "WORD") and len(after.text) >= 2
@@ -317,5 +317,5 @@ def tail(toks: list[Token]) -> Expr | None:
     if expr is None or any(t.kind != "UNIT" for t in toks[expr.end :]):
         return None
     if before in ("UNIT", "WORD") and toks[i - 1].text[:1].isupper() and not expr.operators:
-        expr = dataclasses.replace(expr, names=True)  # "Week 2 = 35 + 35", "Remaining 10 = 62,300/10"
+        expr = dataclasses.replace(expr, names=True)  # "Week 3 = 20 + 25", "Remaining 4 = 800/4"
     return expr

@@ -3,26 +3,26 @@
 The reward and "correct" read only the final number (:mod:`srgrpo.tasks.answers`); a completion can reach the right
 number through false sums ("8 * 10 = 8 coins ... 6 * 10 = 6 coins ... 8 + 6 = 14"). This module finds the
 equations in the text, reads their numbers with :mod:`srgrpo.tasks.numbers` (the forms the answer reader knows:
-``1,000``, ``$18``, ``3/4``, ``2.5``, ``25%``, ``$16 million``...) and checks each with :class:`fractions.Fraction`.
+``1,000``, ``$18``, ``3/4``, ``2.5``, ``25%``, ``$25 million``...) and checks each with :class:`fractions.Fraction`.
 Model text is never executed: a small parser reads it.
 
 What is an equation
 -------------------
 Two or more arithmetic expressions joined by ``=`` in one sentence, at least one of them with an operator:
 ``16 - 3 - 4 = 9 eggs``, ``$5 + $3 = $8``, ``2 * 3 + 1 = 7``, ``5 * 8 + 9 * 8 = 5 * 9 + 56`` (a chain: each ``=``
-is a claim, and the equation is false when any of them is; a running sum written as one chain, ``7 * 60 = 420 + 23
-= 443``, is false as written). An expression is numbers joined by ``+ - – * / x × · ÷`` and parentheses, with
-standard precedence (``2 + 3 * 4`` is 14). A fraction written tight is one number and binds first (``25 / 1/3`` is
-75), and counts as a division (``6/3 = .5`` is a false equation); ``1 and 1/3`` is a mixed number; ``20% of 50``
+is a claim, and the equation is false when any of them is; a running sum written as one chain, ``4 * 60 = 240 + 15
+= 255``, is false as written). An expression is numbers joined by ``+ - – * / x × · ÷`` and parentheses, with
+standard precedence (``2 + 3 * 4`` is 14). A fraction written tight is one number and binds first (``20 / 1/4`` is
+80), and counts as a division (``8/4 = .5`` is a false equation); ``1 and 2/3`` is a mixed number; ``20% of 50``
 is a product. A number may carry up to three words or a parenthesised note after it, its units (``4 coins * 6
 days``, ``4 coins per day``, ``13 (total toys)``).
 
 What is left alone (not counted, not checked):
 
 * ``3 friends = 3 people``, ``2 hours = 120 minutes``: no operator, a restatement or a conversion. A first side that
-  is one number with units names a quantity: ``4.5 gallons = 4.5 * 8 pints = 36 pints`` is the equation
-  ``4.5 * 8 pints = 36 pints``, and ``13 toys = 13 * 4`` is none;
-* algebra: ``x + 3 = 5``, ``3x = 12``, ``.1(minutes) + 1``, ``30 = 30 + M``: an operand that is not a number (a
+  is one number with units names a quantity: ``2.5 gallons = 2.5 * 8 pints = 20 pints`` is the equation
+  ``2.5 * 8 pints = 20 pints``, and ``13 toys = 13 * 4`` is none;
+* algebra: ``x + 3 = 5``, ``3x = 12``, ``.1(minutes) + 1``, ``30 = 12 + M``: an operand that is not a number (a
   variable, a letter or a note glued to a number, a word after ``*`` or ``+``) makes its side unreadable, and an
   unreadable side is not compared (``Total = 4 * 6 = 24`` is the equation ``4 * 6 = 24``);
 * a lone ``= 5``, ``Total = 12``, ``9 * 8 = Number of pencils``, ``22 + 3 =`` (cut off): no second side;
@@ -39,8 +39,8 @@ How a claim is judged
   rounded number carried on is exact: ``6.67 * 3 = 20`` is false (20.01).
 * Readings: ``%``, a scale word and ``cents`` can be meant two ways, so an equation holds if it holds in one of
   these readings, the same for all its numbers: every number as written (``25% + 5% = 30%``); every ``%`` a
-  hundredth (``20% * 50 = 10``); scale words as units (``32 / 2 = $16 million``); ``cents`` as hundredths of a
-  dollar (``$2.50 - $2.24 = 26 cents``).
+  hundredth (``20% * 50 = 10``); scale words as units (``50 / 2 = $25 million``); ``cents`` as hundredths of a
+  dollar (``$3.00 - $2.65 = 35 cents``).
 * Units and currency are otherwise ignored: ``9 pencils * 10 pencils = 90 pencils`` holds (the arithmetic is right).
 
 Everything is linear in the text's length: sentences are scanned once, each side of an ``=`` is read from a window of
