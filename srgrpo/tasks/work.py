@@ -20,8 +20,9 @@ days``, ``4 coins per day``, ``13 (total toys)``).
 What is left alone (not counted, not checked):
 
 * ``3 friends = 3 people``, ``2 hours = 120 minutes``: no operator, a restatement or a conversion. A first side that
-  is one number with units names a quantity: ``2.5 gallons = 2.5 * 8 pints = 20 pints`` is the equation
-  ``2.5 * 8 pints = 20 pints``, and ``13 toys = 13 * 4`` is none;
+  is one number with units, or after a capitalised name, names a quantity: ``2.5 gallons = 2.5 * 8 pints = 20
+  pints`` is the equation ``2.5 * 8 pints = 20 pints``, ``Week 3 = 20 + 25 = 45`` is ``20 + 25 = 45``, and
+  ``13 toys = 13 * 4`` is none;
 * algebra: ``x + 3 = 5``, ``3x = 12``, ``.1(minutes) + 1``, ``30 = 12 + M``: an operand that is not a number (a
   variable, a letter or a note glued to a number, a word after ``*`` or ``+``) makes its side unreadable, and an
   unreadable side is not compared (``Total = 4 * 6 = 24`` is the equation ``4 * 6 = 24``);
