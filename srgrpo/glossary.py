@@ -1,6 +1,6 @@
 """The kit's words for what an answer did: one meaning each, in every command, table, figure, notebook and doc.
 
-An evaluation reads each completion four ways. The results files keep their historical keys (``strict_accuracy``,
+An evaluation reads each completion five ways. The results files keep their historical keys (``strict_accuracy``,
 ``strict_format``...); what a person reads is the word here, and nothing else. "Strict" is not one of them: it meant
 "correct and in format" in one place and "in format" in another.
 
@@ -10,6 +10,8 @@ word                      meaning
 correct                   the answer's number equals the reference answer (accuracy)
 in format                 the completion ends with its ``#### N`` line and stops there: the format reward's 1
 correct and in format     both at once: what a grader that also checks the format would count
+sound                     correct, and no equation in the work is false (:mod:`srgrpo.tasks.work` checks each one)
+right answer, wrong work  correct, but at least one equation in the work is false (correct = sound + this)
 answer line               a ``#### N`` line anywhere, whether or not the completion stopped after it
 cut off                   the completion hit the token limit before it ended (the opposite: *stopped*)
 stopped                   the completion ended on its own, before the token limit (stopped + cut off = 100 %)
@@ -22,13 +24,15 @@ reward scores. The two can disagree: a model whose greedy answer is right can st
 
 from __future__ import annotations
 
-__all__ = ["TERMS", "EVAL_KEYS", "EVAL_COUNTS", "LAB_KEYS", "label", "eval_count"]
+__all__ = ["TERMS", "EVAL_KEYS", "EVAL_COUNTS", "LAB_KEYS", "WRONG_WORK", "WRONG_WORK_KEY", "label", "eval_count"]
 
 #: word -> meaning (the table above).
 TERMS: dict[str, str] = {
     "correct": "the answer's number equals the reference answer",
     "in format": "the completion ends with its `#### N` line and stops there (format reward 1)",
     "correct and in format": "correct and in format at once",
+    "sound": "correct, and no equation in the work is false",
+    "right answer, wrong work": "correct, but at least one equation in the work is false",
     "answer line": "a `#### N` line anywhere, whether or not the completion stopped after it",
     "cut off": "the completion hit the token limit before it ended",
     "stopped": "the completion ended on its own, before the token limit",
@@ -38,13 +42,17 @@ TERMS: dict[str, str] = {
 EVAL_KEYS: dict[str, str] = {
     "accuracy": "correct",
     "strict_accuracy": "correct and in format",
+    "sound_rate": "sound",
     "format_rate": "in format",
     "answer_line_rate": "answer line",
     "truncated_rate": "cut off",
 }
 
 #: The evaluation summary's rates that are also stored as counts; the others are stored only as fractions of ``n``.
-EVAL_COUNTS: dict[str, str] = {"accuracy": "correct", "strict_accuracy": "strict_correct"}
+EVAL_COUNTS: dict[str, str] = {"accuracy": "correct", "strict_accuracy": "strict_correct", "sound_rate": "sound"}
+
+#: The evaluation summary's share of the *correct* answers (not of ``n``) whose work has a false equation, and its word.
+WRONG_WORK_KEY, WRONG_WORK = "wrong_work_share", "right answer, wrong work"
 
 
 def eval_count(summary: dict, key: str) -> int | None:
@@ -75,7 +83,7 @@ LAB_KEYS: dict[str, str] = {
 
 def label(key: str) -> str:
     """The word for a results key (evaluation or lab); a ``KeyError`` names the known keys."""
-    for table in (EVAL_KEYS, LAB_KEYS):
+    for table in (EVAL_KEYS, LAB_KEYS, {WRONG_WORK_KEY: WRONG_WORK}):
         if key in table:
             return table[key]
-    raise KeyError(f"no word for {key!r}; known keys: {sorted({*EVAL_KEYS, *LAB_KEYS})}")
+    raise KeyError(f"no word for {key!r}; known keys: {sorted({*EVAL_KEYS, *LAB_KEYS, WRONG_WORK_KEY})}")

@@ -39,6 +39,12 @@ def test_the_evaluate_commands_labels_are_the_glossarys_words():
     names = [re.sub(r"^, ", "", part).strip() for part in re.findall(r"(?:^|, )([a-z ]+) \d+/16", line)]
     assert names == [EVAL_KEYS[k] for k in ("accuracy", "strict_accuracy", "format_rate", "truncated_rate")]
     assert set(names) <= set(TERMS) and "strict" not in line
+    # a summary that counts the sound answers shows them after the correct ones (one written before does not)
+    line = summary_line({**s, "sound": 1, "sound_rate": 1 / 16})
+    names = [re.sub(r"^, ", "", part).strip() for part in re.findall(r"(?:^|, )([a-z ]+) \d+/16", line)]
+    assert names == [EVAL_KEYS[k] for k in ("accuracy", "sound_rate", "strict_accuracy", "format_rate",
+                                            "truncated_rate")]
+    assert "sound 1/16 (6.2%)" in line
 
 
 def test_a_new_folder_every_run_and_an_earlier_run_is_never_overwritten(tmp_path, monkeypatch):

@@ -21,11 +21,13 @@ it stated its answer explicitly (``####``, ``\\boxed{}``, "the answer is"), and 
 Outputs
 -------
 * ``FILE.jsonl`` next to ``--output FILE.json``: one record per problem (``index, question, gold, completion,
-  predicted, correct, strict_correct, format_score, any_answer_line, num_tokens, truncated, settings_id``; scored by
-  :func:`srgrpo.eval_gsm8k.records.score_record`), appended and flushed after every batch;
+  predicted, correct, strict_correct, format_score, any_answer_line, equations, false_equations, num_tokens, truncated,
+  settings_id``; scored by :func:`srgrpo.eval_gsm8k.records.score_record`; the equations are
+  :mod:`srgrpo.tasks.work`'s), appended and flushed after every batch;
 * ``FILE.json``: the summary: ``model, adapter, split, n, correct, accuracy, accuracy_ci95, strict_correct,
-  strict_accuracy, strict_accuracy_ci95, format_rate, answer_line_rate, mean_completion_tokens, truncated_rate``, the
-  generation settings, wall time and library versions. Intervals are 95 % Wilson intervals (:func:`srgrpo.plumbing.stats.wilson_interval`).
+  strict_accuracy, strict_accuracy_ci95, sound, sound_rate, sound_rate_ci95, wrong_work, wrong_work_share,
+  format_rate, answer_line_rate, mean_completion_tokens, truncated_rate``, the generation settings, wall time and
+  library versions. Intervals are 95 % Wilson intervals (:func:`srgrpo.plumbing.stats.wilson_interval`).
 
 Interrupted runs resume
 -----------------------
@@ -182,16 +184,18 @@ def evaluate(
 
 
 def summary_line(summary: dict[str, Any]) -> str:
-    """``correct 12/64 (18.8%, 95% CI 11.1-30.0%), correct and in format 10/64 (15.6%), in format 61/64 (95.3%),
-    cut off 0/64 (0.0%)``: what was right, and the two rates where a short RL run's learning shows first (the answer
-    in format; stopping). The words are :mod:`srgrpo.glossary`'s."""
+    """``correct 12/64 (18.8%, 95% CI 11.1-30.0%), sound 10/64 (15.6%), correct and in format 10/64 (15.6%), in format
+    61/64 (95.3%), cut off 0/64 (0.0%)``: what was right, how much of it with no false equation in its work (left out
+    for a summary written before that count existed), and the two rates where a short RL run's learning shows first
+    (the answer in format; stopping). The words are :mod:`srgrpo.glossary`'s."""
     from srgrpo.glossary import EVAL_KEYS, eval_count
 
     n = summary["n"]
     lo, hi = summary["accuracy_ci95"]
-    counts = {EVAL_KEYS[key]: eval_count(summary, key) for key in ("strict_accuracy", "format_rate", "truncated_rate")}
+    keys = ("sound_rate", "strict_accuracy", "format_rate", "truncated_rate")
+    counts = {EVAL_KEYS[key]: eval_count(summary, key) for key in keys}
     return (f"{EVAL_KEYS['accuracy']} {summary['correct']}/{n} ({summary['accuracy']:.1%}, 95% CI {lo:.1%}-{hi:.1%}), "
-            + ", ".join(f"{name} {k}/{n} ({k / n if n else 0:.1%})" for name, k in counts.items()))
+            + ", ".join(f"{name} {k}/{n} ({k / n if n else 0:.1%})" for name, k in counts.items() if k is not None))
 
 
 def _summary(model, adapter, dataset, split, limit, records, generation, settings, out_jsonl: Path, resumed: int,

@@ -17,7 +17,8 @@ from typing import Any
 
 from srgrpo.plumbing.stats import wilson_interval
 
-__all__ = ["SettingsMismatchError", "read_records", "append_records", "generation_settings", "score_record", "summarize"]
+__all__ = ["SettingsMismatchError", "read_records", "append_records", "generation_settings", "score_record",
+           "summarize", "false_equations"]
 
 
 class SettingsMismatchError(ValueError):
@@ -125,12 +126,15 @@ def score_record(index: int, row: dict[str, Any], text: str, num_tokens: int, tr
 
     ``row`` is a problem (``question``, ``answer``); ``truncated``: the completion ran to ``max_new_tokens``, so only
     an explicit answer counts and it gets no format credit. ``any_answer_line``: a ``#### N`` line anywhere, whether
-    or not the completion stopped after it ("in format" is ``format_score == 1.0``).
+    or not the completion stopped after it ("in format" is ``format_score == 1.0``). ``equations`` and
+    ``false_equations``: the equations the work writes and how many of them are false (:mod:`srgrpo.tasks.work`).
     """
     from srgrpo.tasks.rewards import (correctness_reward, extract_final_answer, format_score, has_answer_line,
                                 is_strict_correct)
+    from srgrpo.tasks.work import check_work
 
     cut = bool(truncated)
+    work = check_work(text, cut_off=cut)
     return {
         "index": index,
         "question": row["question"],
@@ -141,16 +145,33 @@ def score_record(index: int, row: dict[str, Any], text: str, num_tokens: int, tr
         "strict_correct": bool(is_strict_correct(text, row["answer"], cut_off=cut)),
         "format_score": format_score(text, cut_off=cut),
         "any_answer_line": has_answer_line(text),
+        "equations": work.count,
+        "false_equations": work.false,
         "num_tokens": num_tokens,
         "truncated": cut,
         "settings_id": settings_id,
     }
 
 
+def false_equations(record: dict[str, Any]) -> int:
+    """How many equations of a record's work are false: stored by :func:`score_record`, or (records written before
+    the count existed) checked now from its completion."""
+    if record.get("false_equations") is not None:
+        return int(record["false_equations"])
+    from srgrpo.tasks.work import check_work
+
+    return check_work(record.get("completion") or "", cut_off=bool(record.get("truncated"))).false
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy numbers of a list of records, with 95 % Wilson intervals."""
+    """Accuracy numbers of a list of records, with 95 % Wilson intervals.
+
+    ``sound``: correct, and no equation in the work is false (:mod:`srgrpo.glossary`); ``wrong_work``: correct with
+    at least one false equation ("right answer, wrong work"), and ``wrong_work_share`` its share of the correct
+    answers (None when none is correct)."""
     n = len(records)
     correct = sum(bool(r["correct"]) for r in records)
+    sound = sum(bool(r["correct"]) and false_equations(r) == 0 for r in records)
     strict = sum(bool(r["strict_correct"]) for r in records)
     fmt = sum(r.get("format_score") == 1.0 for r in records)
     tokens = [r["num_tokens"] for r in records if r.get("num_tokens") is not None]
@@ -163,6 +184,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "strict_correct": strict,
         "strict_accuracy": strict / n if n else 0.0,
         "strict_accuracy_ci95": list(wilson_interval(strict, n)),
+        "sound": sound,
+        "sound_rate": sound / n if n else 0.0,
+        "sound_rate_ci95": list(wilson_interval(sound, n)),
+        "wrong_work": correct - sound,
+        "wrong_work_share": (correct - sound) / correct if correct else None,
         "format_rate": fmt / n if n else 0.0,
         "answer_line_rate": sum(bool(r.get("any_answer_line")) for r in records) / n if n else 0.0,
         "mean_completion_tokens": sum(tokens) / len(tokens) if tokens else None,

@@ -3,6 +3,8 @@
 - :mod:`srgrpo.tasks.numbers`: numbers as people write them (``1,234``, ``-3.5``, ``\\frac{1}{2}``), parsed exactly;
 - :mod:`srgrpo.tasks.answers`: where a completion states its final answer, and which number that is;
 - :mod:`srgrpo.tasks.rewards`: the reward functions (correctness, format) TRL calls, and the answer format;
+- :mod:`srgrpo.tasks.work`: the equations the work writes (``16 - 3 - 4 = 9``), checked with exact arithmetic;
+- :mod:`srgrpo.tasks.expressions`: one arithmetic expression in a sentence, read into exact values (for ``work``);
 - :mod:`srgrpo.tasks.gsm8k`: GSM8K, read from disk or the hub (its download command is :mod:`srgrpo.gsm8k`);
 - :mod:`srgrpo.tasks.arithmetic`: the synthetic one- and two-step word problems, generated from a seed;
 - :mod:`srgrpo.tasks.word_problems`: both problem sets by name (``gsm8k``, ``arithmetic``), as chat prompts.

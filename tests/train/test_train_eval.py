@@ -299,6 +299,9 @@ def test_eval_resumes_without_regenerating(tmp_path, monkeypatch, data_dir):
     expected = sum(int(golds[json.loads(line)["question"]]) % 2 == 0 for line in lines)
     assert second["correct"] == expected == second["strict_correct"]
     assert second["accuracy"] == pytest.approx(expected / 8)
+    # the work "N + 0 = N" is one true equation: every correct answer is sound
+    assert all((json.loads(line)["equations"], json.loads(line)["false_equations"]) == (1, 0) for line in lines[4:])
+    assert second["sound"] == expected and second["wrong_work"] == 0
 
     # Nothing left to do: no generation at all; a smaller limit summarises the first problems only.
     fake.questions.clear()
