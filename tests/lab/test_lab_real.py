@@ -95,7 +95,7 @@ def test_a_damaged_run_file_is_redone_and_other_settings_are_kept_apart(tiny_com
                                eval_batch_size=4, max_completion_length=8, max_new_tokens=8,
                                work_dir=str(work), per_sample_taus=[1.0])
     assert settings.runs_folder() == folder  # the grid (methods, seeds) is not part of the settings id
-    assert RealLabSettings(**{**settings.to_dict(), "steps": 3}).runs_folder() != folder
+    assert RealLabSettings(**{**settings.to_dict(), "max_steps": 3}).runs_folder() != folder
     assert RealLabSettings(**{**settings.to_dict(), "workers": 2, "threads": 2}).runs_folder() == folder
     from srgrpo.lab.real import _read_run
 
