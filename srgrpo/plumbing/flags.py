@@ -80,4 +80,7 @@ def parse_flags(parser, argv: Sequence[str], extra: Mapping[str, str] | None = N
         refuse_renamed(argv, {action.dest for action in parser._actions}, extra, parser.prog)
     except RenamedFlagError as exc:
         parser.error(str(exc).removeprefix(f"{parser.prog}: "))
-    return parser.parse_args_into_dataclasses(args=argv)
+    *parsed, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if remaining:  # argparse's own wording and exit status for a flag no setting has
+        parser.error(f"unrecognized arguments: {' '.join(remaining)}")
+    return tuple(parsed)

@@ -164,9 +164,9 @@ def test_cli_detects_runs_and_results(tmp_path, capsys, monkeypatch):
         assert (tmp_path / name).stat().st_size > 1000
     monkeypatch.chdir(tmp_path)
     assert main([str(run)]) == 0 and (tmp_path / "outputs" / "run.png").is_file()  # outputs/ by default
-    assert main([str(res.with_suffix(".jsonl")), "-o", str(tmp_path / "x.png")]) == 2
+    assert main([str(res.with_suffix(".jsonl")), "--output", str(tmp_path / "x.png")]) == 2
     assert "not found" in capsys.readouterr().err
-    assert main([str(run), "--labels", "a", "b", "-o", str(tmp_path / "x.png")]) == 2
+    assert main([str(run), "--labels", "a", "b", "--output", str(tmp_path / "x.png")]) == 2
 
 
 def test_one_run_draws_the_raw_values_bold_the_average_faint_and_no_legend_slot():
