@@ -13,11 +13,11 @@ times under ``torchrun --standalone --nproc_per_node 2`` (gloo on the CPU), one 
 
 Each run is *clean* when torchrun exits 0. A failed run records torchrun's exit code, each failed rank's exit code
 (-6: SIGABRT), whether "terminate called without an active exception" was printed, and whether the training had
-finished anyway (the run's outputs are there). ``--kit_dir`` runs another source tree's code (say, a checkout of the
-commit before a fix) with this script; the results file keeps one measurement per ``--label`` and ``--target``,
-with the kit's commit, the CPU (``lscpu`` model and flags), the versions and the date. Run the whole thing under
-``nice -n 10``: the busy loops inherit it, so the load is relative to the training and the rest of the machine keeps
-some CPU.
+finished anyway (the run's outputs are there); a run still going after ``--timeout`` seconds counts as hung and is
+killed. ``--kit_dir`` runs another source tree's code (say, a checkout of the commit before a fix) with this script;
+the results file keeps one measurement per ``--label`` and ``--target``, with the kit's commit, the CPU (``lscpu``
+model and flags), the versions and the date. Run the whole thing under ``nice -n 10``: the busy loops inherit it, so
+the load is relative to the training and the rest of the machine keeps some CPU.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -53,7 +54,7 @@ class Settings:
     busy_loops: int | None = field(default=None, metadata={"help": "busy-loop processes loading the cores (default: "
                                                                      "one a core)"})
     max_steps: int = field(default=2, metadata={"help": "optimizer steps a run (train_command)"})
-    timeout: int = field(default=600, metadata={"help": "seconds before a run counts as hung and is killed"})
+    timeout: int = field(default=300, metadata={"help": "seconds before a run counts as hung and is killed"})
     work_dir: str = field(default="runs/two_process_exit", metadata={"help": "one folder a run (logs kept)"})
     output: str = field(default="data/benchmarks/two_process_exit.json", metadata={"help": "results file"})
 
@@ -92,13 +93,15 @@ def run_once(settings: Settings, kit: Path, run_dir: Path, env: dict, tiny_dir: 
     run_dir.mkdir(parents=True)
     start = time.time()
     with open(run_dir / "log.txt", "w") as log:
+        # A session of its own: a hung run's ranks are killed with torchrun, not left behind as orphans.
+        proc = subprocess.Popen(_command(settings, kit, run_dir, tiny_dir), cwd=run_dir, stdout=log,
+                                stderr=subprocess.STDOUT, env={**env, "TMPDIR": str(run_dir)}, start_new_session=True)
         try:
-            proc = subprocess.run(_command(settings, kit, run_dir, tiny_dir), cwd=run_dir, stdout=log,
-                                  stderr=subprocess.STDOUT, env={**env, "TMPDIR": str(run_dir)},
-                                  timeout=settings.timeout)
-            returncode = proc.returncode
+            returncode = proc.wait(timeout=settings.timeout)
         except subprocess.TimeoutExpired:
             returncode = None  # hung
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     text = (run_dir / "log.txt").read_text(errors="replace")
     return {
         "returncode": returncode,
