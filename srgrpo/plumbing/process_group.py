@@ -17,18 +17,22 @@ Why :func:`torch.distributed.destroy_process_group` alone is not enough (torch 2
   (``ProcessGroupGloo::runLoop`` -> ``~AsyncAllgatherWork`` -> ``TensorImpl::decref_pyobject`` ->
   ``gil_scoped_acquire`` -> ``take_gil`` -> ``pthread_exit`` -> ``std::terminate``) is in
   data/benchmarks/two_process_exit_backtrace.txt.
+* Or the run hangs: when the trainer is freed after ``destroy_process_group()``, pybind frees DDP's reducer with the
+  GIL held, the reducer drops the group's last reference, and ``~ProcessGroupGloo`` waits to join a worker that
+  waits for that GIL (the same file has this backtrace too).
 
 Upstream: pytorch/pytorch#190489 is this abort when ``destroy_process_group`` is not called, #179291 an abandoned
 atexit ``destroy_process_group``; neither covers a group that outlives ``destroy_process_group``. The report to file:
 "ProcessGroupGloo::shutdown() does not join its worker threads, so a worker may release a finished work (and its
-Python-owned tensors) after the interpreter began finalizing". CPython gh-87135: from 3.14 such a thread hangs
-instead of unwinding.
+Python-owned tensors) after the interpreter began finalizing; and when DDP's Reducer, freed with the GIL held, drops
+the group's last reference, ~ProcessGroupGloo deadlocks joining that worker". CPython gh-87135: from 3.14 such a
+thread hangs instead of unwinding.
 
 The workaround, :func:`end_process_group`: after the barrier and ``destroy_process_group()``, collect the garbage
-(the trainer's DDP wrapper, a reference cycle) while holding our own Python handles on the group and its backends,
-then drop the handles. The last reference is then ours, and torch's Python holder releases the GIL before the C++
-destructor joins the workers, so each finishes its drop while the interpreter is whole. Without the handles the
-destructor could run inside the garbage collection with the GIL held, and wait forever for a worker that needs it.
+(the trainer's DDP wrapper, where a reference cycle keeps it) while holding our own Python handles on the group and
+its backends, then drop the handles. The last reference is then ours, and torch's Python holder releases the GIL
+before the C++ destructor joins the workers, so each finishes its drop while the interpreter is whole. Without the
+handles the destructor would run wherever the trainer happens to be freed, GIL held: the hang above.
 
 Imports torch only when called; nothing of the kit.
 """
