@@ -19,6 +19,7 @@ accepted too and applied on top of the preset). Flags given on the command line 
     python -m srgrpo.train --list_presets
     python -m srgrpo.train                                         # no preset: gsm8k_t4 on a GPU, smollm2_cpu elsewhere
     accelerate launch -m srgrpo.train --preset gsm8k_t4            # several GPUs
+    torchrun --standalone --nproc_per_node 2 -m srgrpo.train --preset tiny_cpu   # two CPU processes (gloo)
 
 Precision: when neither ``--bf16`` nor ``--fp16`` is given (in the preset or on the command line), bf16 is used on
 GPUs that support it, fp16 on other GPUs (T4) and float32 on a CPU. An 8-bit optimizer (``adamw_8bit``) falls back to
