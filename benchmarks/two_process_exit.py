@@ -143,6 +143,7 @@ def main() -> int:
     tiny_dir = subprocess.run([sys.executable, "-c", "from srgrpo.models.tiny import tiny_model_dir; "
                                "print(tiny_model_dir())"], env=env, cwd=kit, capture_output=True, text=True,
                               check=True).stdout.strip().splitlines()[-1]
+    kit_commit = _git_commit(kit)  # before the runs: the code they ran
     n_busy = settings.busy_loops if settings.busy_loops is not None else os.cpu_count() or 1
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n_busy)]
     runs = []
@@ -160,7 +161,7 @@ def main() -> int:
     output = REPO / settings.output
     results = json.loads(output.read_text()) if output.is_file() else {"benchmark": "two_process_exit"}
     results.setdefault("measurements", {})[f"{settings.label}/{settings.target}"] = {
-        "target": settings.target, "kit": {"dir": str(kit), **_git_commit(kit)}, "busy_loops": n_busy,
+        "target": settings.target, "kit": {"dir": str(kit), **kit_commit}, "busy_loops": n_busy,
         "niceness": os.nice(0), **summary,
         "metadata": run_metadata(sys.argv[1:], prog="python benchmarks/two_process_exit.py"),
     }

@@ -79,8 +79,10 @@ def end_process_group() -> bool | None:
         return None
     dist.barrier()  # every rank done before any tears down (a peer still in a collective would see a closed socket)
     groups = _all_groups(dist)
-    handles = [pg._get_backend(device) for pg in groups for device in pg._device_types]
-    handles = groups + handles  # the backends last: their holder is the one known to release the GIL
+    # Python handles on the groups and their backends (gloo's ProcessGroupGloo): torch binds both with a holder that
+    # releases the GIL in its destructor (IntrusivePtrNoGilDestructor), so whichever goes last joins gloo's workers
+    # with the GIL free for them.
+    handles = groups + [pg._get_backend(device) for pg in groups for device in pg._device_types]
     del groups
     dist.destroy_process_group()
     gc.collect()  # frees the DDP wrapper (a cycle through the trainer): its reducer's C++ reference to the group goes
