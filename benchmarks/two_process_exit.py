@@ -15,9 +15,13 @@ Each run is *clean* when torchrun exits 0. A failed run records torchrun's exit 
 (-6: SIGABRT), whether "terminate called without an active exception" was printed, and whether the training had
 finished anyway (the run's outputs are there); a run still going after ``--timeout`` seconds counts as hung and is
 killed. ``--kit_dir`` runs another source tree's code (say, a checkout of the commit before a fix) with this script;
-the results file keeps one measurement per ``--label`` and ``--target``, with the kit's commit, the CPU (``lscpu``
-model and flags), the versions and the date. Run the whole thing under ``nice -n 10``: the busy loops inherit it, so
-the load is relative to the training and the rest of the machine keeps some CPU.
+the results file keeps one measurement per ``--label``, ``--target`` and ``--starve_gloo_workers``, with the kit's
+commit, the CPU (``lscpu`` model and flags), the versions and the date. Run the whole thing under ``nice -n 10``:
+the busy loops inherit it, so the load is relative to the training and the rest of the machine keeps some CPU.
+
+``--starve_gloo_workers true`` amplifies the load where the race is: each rank's gloo worker threads
+(``pt_gloo_runloop``) get Linux's lowest priority (``SCHED_IDLE``, through a ``sitecustomize`` module put on the
+ranks' path), so that a worker is descheduled right after it completes a collective, as on a very busy machine.
 """
 
 from __future__ import annotations
@@ -53,10 +57,38 @@ class Settings:
         "help": "source tree whose code runs (default: this repository), e.g. a checkout of the commit before a fix"})
     busy_loops: int | None = field(default=None, metadata={"help": "busy-loop processes loading the cores (default: "
                                                                      "one a core)"})
+    starve_gloo_workers: bool = field(default=False, metadata={
+        "help": "give each rank's gloo worker threads the lowest priority (SCHED_IDLE): the race, amplified"})
     max_steps: int = field(default=2, metadata={"help": "optimizer steps a run (train_command)"})
     timeout: int = field(default=300, metadata={"help": "seconds before a run counts as hung and is killed"})
     work_dir: str = field(default="runs/two_process_exit", metadata={"help": "one folder a run (logs kept)"})
     output: str = field(default="data/benchmarks/two_process_exit.json", metadata={"help": "results file"})
+
+
+# Put on the ranks' path by --starve_gloo_workers: a thread that lowers gloo's worker threads to SCHED_IDLE as soon as
+# they exist, then ends. Only in torchrun's ranks (RANK is set), not in torchrun itself.
+STARVE_SITECUSTOMIZE = """
+import os, threading, time
+
+
+def _starve_gloo_workers():
+    starved, deadline = set(), time.time() + 600
+    while len(starved) < 2 and time.time() < deadline:  # a gloo group starts two worker threads
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                if name == "pt_gloo_runloop" and tid not in starved:
+                    os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+                    starved.add(tid)
+            except OSError:
+                pass
+        time.sleep(0.05)
+
+
+if os.environ.get("RANK") is not None:
+    threading.Thread(target=_starve_gloo_workers, name="starve_gloo_workers", daemon=True).start()
+"""
 
 
 def _git_commit(folder: Path) -> dict:
@@ -136,9 +168,15 @@ def main() -> int:
     kit = Path(settings.kit_dir).resolve() if settings.kit_dir else REPO
     if not (kit / "srgrpo" / "train" / "command.py").is_file():
         raise SystemExit(f"--kit_dir {kit} holds no srgrpo source tree (srgrpo/train/command.py is missing)")
-    work = (REPO / settings.work_dir / settings.label).resolve()
+    name = f"{settings.label}/{settings.target}" + ("/starved_gloo_workers" if settings.starve_gloo_workers else "")
+    work = (REPO / settings.work_dir / name).resolve()
     env = dict(os.environ, PYTHONPATH=str(kit), HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1",
                PYTHONUNBUFFERED="1")
+    if settings.starve_gloo_workers:
+        site = work / "starve_site"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "sitecustomize.py").write_text(STARVE_SITECUSTOMIZE)
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(kit)])
     # The tiny model is built once, before the load and the runs (two ranks must not build it at the same time).
     tiny_dir = subprocess.run([sys.executable, "-c", "from srgrpo.models.tiny import tiny_model_dir; "
                                "print(tiny_model_dir())"], env=env, cwd=kit, capture_output=True, text=True,
@@ -160,9 +198,9 @@ def main() -> int:
     summary = summarise(runs)
     output = REPO / settings.output
     results = json.loads(output.read_text()) if output.is_file() else {"benchmark": "two_process_exit"}
-    results.setdefault("measurements", {})[f"{settings.label}/{settings.target}"] = {
-        "target": settings.target, "kit": {"dir": str(kit), **kit_commit}, "busy_loops": n_busy,
-        "niceness": os.nice(0), **summary,
+    results.setdefault("measurements", {})[name] = {
+        "target": settings.target, "starve_gloo_workers": settings.starve_gloo_workers,
+        "kit": {"dir": str(kit), **kit_commit}, "busy_loops": n_busy, "niceness": os.nice(0), **summary,
         "metadata": run_metadata(sys.argv[1:], prog="python benchmarks/two_process_exit.py"),
     }
     write_json(output, results)
