@@ -19,6 +19,7 @@ accepted too and applied on top of the preset). Flags given on the command line 
     python -m srgrpo.train --list_presets
     python -m srgrpo.train                                         # no preset: gsm8k_t4 on a GPU, smollm2_cpu elsewhere
     accelerate launch -m srgrpo.train --preset gsm8k_t4            # several GPUs
+    torchrun --standalone --nproc_per_node 2 -m srgrpo.train --preset tiny_cpu   # two CPU processes (gloo)
 
 Precision: when neither ``--bf16`` nor ``--fp16`` is given (in the preset or on the command line), bf16 is used on
 GPUs that support it, fp16 on other GPUs (T4) and float32 on a CPU. An 8-bit optimizer (``adamw_8bit``) falls back to
@@ -42,6 +43,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from srgrpo.plumbing.process_group import end_process_group
 from srgrpo.plumbing.runtime import atomic_write_text, is_main_process, library_versions
 from srgrpo.train.step_table import attach_step_table
 from srgrpo.train.report import final_report, quiet_libraries, write_model_card
@@ -169,7 +171,12 @@ def main(argv: list[str] | None = None, *, suggest_next: bool = True) -> int:
         _write_resolved_config(output_dir / CONFIG_FILENAME, payload)
         if resume:
             print(f"srgrpo: resuming from {resume}", flush=True)
-    return _train(trainer, output_dir, resume, payload, suggest_next)
+    status = _train(trainer, output_dir, resume, payload, suggest_next)
+    del trainer  # end_process_group can stop gloo's threads only once nothing holds the trainer (its DDP wrapper)
+    if status == 0 and end_process_group() is False:
+        print("srgrpo: gloo's worker threads outlived the process group (something still holds the trainer); "
+              "this process may abort at exit (see srgrpo.plumbing.process_group)", file=sys.stderr, flush=True)
+    return status
 
 
 def _wants_progress(raw_argv: list[str], script_args: ScriptArguments, training_args) -> bool:
@@ -293,18 +300,7 @@ def _train(trainer, output_dir: Path, resume: str | None, payload: dict[str, Any
                                   steps=trainer.state.global_step, seconds=time.time() - start,
                                   on_gpu=trainer.accelerator.device.type == "cuda", next_steps=suggest_next),
               flush=True)
-    _end_process_group()
     return 0
-
-
-def _end_process_group() -> None:
-    """Destroy torch.distributed's process group when one was made (torchrun / accelerate launch): exiting with it
-    alive can abort at interpreter exit ("terminate called without an active exception")."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def _save_interrupted(trainer, output_dir: Path) -> None:

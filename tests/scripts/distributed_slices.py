@@ -10,11 +10,11 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 
 from srgrpo import SRGRPOConfig, SRGRPOTrainer
 from srgrpo.models.tiny import load_tiny
+from srgrpo.plumbing.process_group import end_process_group
 
 out_dir, tiny_dir = Path(sys.argv[1]), sys.argv[2]
 rank = int(os.environ["RANK"])
@@ -50,7 +50,7 @@ trainer = Probe(model=model, reward_funcs=[text_len], args=args, train_dataset=d
 assert trainer.accelerator.num_processes == 2, trainer.accelerator.num_processes
 trainer.train()
 (out_dir / f"rank{rank}.json").write_text(json.dumps({"rank": rank, "steps": steps}))
-# Leave as torchrun expects: every rank done, then the process group destroyed (exiting with it alive can abort at
-# interpreter exit, "terminate called without an active exception", on a loaded machine).
-torch.distributed.barrier()
-torch.distributed.destroy_process_group()
+# Leave as the kit's train command does: drop the trainer, then end the process group and join gloo's worker threads
+# (a barrier and destroy_process_group() alone left them running: an abort at exit under load, issue #38).
+del trainer, model
+assert end_process_group() is not False, "gloo's worker threads outlived the process group"
