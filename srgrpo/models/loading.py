@@ -13,8 +13,8 @@ Two back ends, chosen for you
   supports it, float16 on older GPUs such as the T4; peft keeps the LoRA weights in float32), and LoRA is added with
   ``peft.get_peft_model``. Where ``load_in_4bit`` asks for it, the base weights are loaded 4-bit the QLoRA way
   instead (bitsandbytes NF4, ``prepare_model_for_kbit_training``; :mod:`srgrpo.models.qlora`): ``auto``, the default,
-  on a CUDA GPU only; ``true`` on a CPU too, where it is a slow check of the GPU path. One line says which path was
-  taken and why.
+  on a CUDA GPU only; ``true`` on a CPU too, where it checks the GPU path and is no speed-up. One line says which path
+  was taken and why.
 
 The model name ``"tiny"`` (:data:`srgrpo.models.tiny.TINY_MODEL_NAME`) is the offline 3.3 M-parameter Qwen2 model of
 :mod:`srgrpo.models.tiny` with random weights; it always takes the transformers path. ``"smollm2"``

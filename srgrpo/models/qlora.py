@@ -11,9 +11,9 @@ adapters with ``peft.get_peft_model``; TRL's ``GRPOTrainer`` then keeps the adap
 
 * ``auto``: 4-bit on a CUDA GPU, for LoRA, where bitsandbytes is installed; full precision everywhere else, with a
   notice when a GPU run skips 4-bit (bitsandbytes missing, full fine-tuning).
-* ``true``: 4-bit wherever it can run, a CPU included, where it is a check of the GPU path and many times slower than
-  bfloat16 or float32 (``benchmarks/bench_4bit_cpu.py``), never a speed-up; :class:`ModelLoadError` where it cannot
-  (bitsandbytes missing, full fine-tuning).
+* ``true``: 4-bit wherever it can run, a CPU included, where it is a check of the GPU path, slower than float32 and
+  bfloat16 and, in a training step, no lighter (``benchmarks/bench_4bit_cpu.py``); :class:`ModelLoadError` where it
+  cannot (bitsandbytes missing, full fine-tuning).
 * ``false``: full precision.
 
 bitsandbytes is imported only when 4-bit weights are loaded (by transformers, here); :func:`bitsandbytes_available`
@@ -59,7 +59,7 @@ def parse_setting(value) -> bool | None:
         return False
     raise ValueError(
         f"load_in_4bit must be auto, true or false, got {value!r}. auto: 4-bit on a CUDA GPU only; true: 4-bit "
-        "everywhere (on a CPU a slow check of the GPU path); false: full precision."
+        "everywhere (on a CPU a check of the GPU path, no speed-up); false: full precision."
     )
 
 
@@ -111,8 +111,8 @@ def decide(setting, *, on_cuda: bool, lora: bool, available: bool | None = None)
         return FourBitChoice(False, f"4-bit skipped: bitsandbytes is not installed; {INSTALL_HINT}")
     if on_cuda:
         return FourBitChoice(True)
-    return FourBitChoice(True, "on a CPU 4-bit checks the GPU path; it is many times slower than float32 or bfloat16, "
-                               "and the CPU fast path steps aside")
+    return FourBitChoice(True, "on a CPU 4-bit checks the GPU path: it is slower than float32 or bfloat16, not a "
+                               "speed-up, and the CPU fast path steps aside")
 
 
 def quantization_config(compute_dtype):

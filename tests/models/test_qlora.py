@@ -17,7 +17,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, assert_close_in_norm, subprocess_env
+from conftest import REPO, assert_close_in_norm, hide_bitsandbytes, subprocess_env
 
 from srgrpo.models.loading import LORA_TARGET_MODULES, ModelLoadError, load_for_inference, load_policy
 from srgrpo.models.qlora import FourBitChoice, decide, is_4bit, parse_setting
@@ -26,13 +26,6 @@ needs_bitsandbytes = pytest.mark.skipif(
     importlib.util.find_spec("bitsandbytes") is None,
     reason="bitsandbytes is not installed (the test extra installs it: pip install -c requirements/cpu.txt -e .[test])",
 )
-
-
-def hide_bitsandbytes(monkeypatch) -> None:
-    """Make this process behave as if bitsandbytes were not installed: ``find_spec`` returns None, imports fail."""
-    for name in [m for m in sys.modules if m == "bitsandbytes" or m.startswith("bitsandbytes.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "bitsandbytes", None)
 
 
 # -- the setting ------------------------------------------------------------------------------------------------------
@@ -122,6 +115,7 @@ def test_tiny_policy_in_4bit(tiny_dir, capsys):
 
 
 @needs_bitsandbytes
+@pytest.mark.trains_with_trl
 def test_the_fast_path_steps_aside_on_4bit_weights(tiny_dir, tmp_path, caplog):
     """Merging LoRA into NF4 weights would requantize them: the merged-copy sampler and the shared-prompt pass step
     aside, TRL generates, the log says why, and no 4-bit weight changes."""

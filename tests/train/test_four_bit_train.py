@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 
 import pytest
 import torch
 import yaml
 
-from conftest import run_module as run, subprocess_env, write_synthetic_gsm8k
+from conftest import hide_bitsandbytes, run_module as run, subprocess_env, write_synthetic_gsm8k
 
 needs_bitsandbytes = pytest.mark.skipif(
     importlib.util.find_spec("bitsandbytes") is None,
     reason="bitsandbytes is not installed (the test extra installs it: pip install -c requirements/cpu.txt -e .[test])",
 )
-
-
-def hide_bitsandbytes(monkeypatch) -> None:
-    for name in [m for m in sys.modules if m == "bitsandbytes" or m.startswith("bitsandbytes.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "bitsandbytes", None)
 
 
 @pytest.fixture(scope="module")

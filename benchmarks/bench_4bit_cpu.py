@@ -1,0 +1,194 @@
+"""What 4-bit costs on a CPU: SmolLM2-135M-Instruct's weights and one training step in float32, bfloat16 and NF4.
+
+    python benchmarks/bench_4bit_cpu.py [--repeats 3] [--threads 2] [--json data/benchmarks/cpu_4bit.json]
+
+Each variant runs in a fresh process (so one variant's peak memory does not hide another's) and loads the policy as the
+kit does, with ``srgrpo.models.loading.load_policy`` and LoRA r16 on every linear layer (the presets' recipe):
+
+* ``float32`` and ``bfloat16``: full-precision weights (the CPU paths the kit trains on);
+* ``nf4-float32`` and ``nf4-bfloat16``: bitsandbytes NF4 base weights (``--load_in_4bit true``) computing in float32
+  or bfloat16, with the adapters in bfloat16 as TRL keeps them for a quantized model.
+
+Measured, per variant: the weights' size (transformers' ``get_memory_footprint``: parameters and buffers), the
+process's resident memory after loading, and for one training step's two halves, the median of ``--repeats`` after a
+warm-up: the loss's forward and backward pass over one micro-batch of the ``smollm2_cpu`` preset's shape (8 rows of a
+110-token prompt and a 64-token completion) and sampling 64 tokens for those 8 rows with ``generate`` (TRL's own
+sampler: the kit's CPU fast path steps aside on 4-bit weights), and the peak resident memory over all of it; for NF4,
+the relative error quantizing left in the linear weights. Ratios are against ``float32``. The JSON records the CPU
+(``lscpu``'s model name and flags), the thread count, the library versions and the load average when it started: on
+a shared machine the times are rough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VARIANTS = {  # name -> (weights' dtype, load_in_4bit)
+    "float32": ("float32", False),
+    "bfloat16": ("bfloat16", False),
+    "nf4-float32": ("float32", True),
+    "nf4-bfloat16": ("bfloat16", True),
+}
+ROWS, PROMPT, COMPLETION = 8, 110, 64
+
+
+def _rss_gb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
+def run_variant(name: str, repeats: int, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    from srgrpo.models.loading import load_policy
+
+    dtype, four_bit = VARIANTS[name]
+    start = time.perf_counter()
+    model, tok, info = load_policy("smollm2", lora_r=16, lora_alpha=32, dtype=dtype, load_in_4bit=four_bit,
+                                   device="cpu")
+    load_s = time.perf_counter() - start
+    if four_bit:  # TRL's rule for a quantized model's adapters (GRPOTrainer.__init__)
+        for p in model.parameters():
+            if p.requires_grad:
+                p.data = p.data.to(torch.bfloat16)
+    weights_mb = model.get_memory_footprint() / 1024**2
+    rss_loaded = _rss_gb()
+
+    g = torch.Generator().manual_seed(0)
+    vocab = model.config.vocab_size
+    ids = torch.randint(10, vocab - 10, (ROWS, PROMPT + COMPLETION), generator=g)
+    labels = ids.clone()
+    labels[:, :PROMPT] = -100  # the loss scores the completion
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    steps = []
+    for _ in range(repeats + 1):
+        model.zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
+        with autocast:
+            loss = model(input_ids=ids, labels=labels).loss
+        t1 = time.perf_counter()
+        loss.backward()
+        steps.append((t1 - t0, time.perf_counter() - t1))
+    steps = steps[1:]
+    model.eval()
+    prompts = ids[:, :PROMPT]
+    generation = []
+    for _ in range(min(repeats, 2) + 1):
+        t0 = time.perf_counter()
+        with torch.no_grad(), autocast:
+            out = model.generate(input_ids=prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=COMPLETION,
+                                 min_new_tokens=COMPLETION, do_sample=True, pad_token_id=tok.pad_token_id)
+        generation.append(time.perf_counter() - t0)
+        assert out.shape[1] == PROMPT + COMPLETION
+    generation = generation[1:]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # before the next line loads float32 weights
+    nf4_error = _nf4_error(model) if four_bit else None
+    forward = statistics.median(s[0] for s in steps)
+    backward = statistics.median(s[1] for s in steps)
+    return {
+        "variant": name, "weights_dtype": dtype, "load_in_4bit": info.load_in_4bit,
+        "weights_mb": round(weights_mb, 1), "rss_after_load_gb": round(rss_loaded, 2),
+        "peak_rss_gb": round(peak_gb, 2),
+        "load_s": round(load_s, 2), "loss_forward_s": round(forward, 3), "loss_backward_s": round(backward, 3),
+        "forward_backward_s": round(forward + backward, 3), "generate_s": round(statistics.median(generation), 3),
+        "repeats": repeats, "final_loss": round(float(loss), 4),
+        "nf4_relative_error": None if nf4_error is None else round(nf4_error, 4),
+    }
+
+
+def _nf4_error(model) -> float:
+    """``||W - dequantized(NF4(W))|| / ||W||`` over every 4-bit linear weight: what quantizing did to the base weights,
+    against the float32 weights they came from (loaded after the peak memory was read)."""
+    import bitsandbytes.functional as bf
+    import torch
+
+    from srgrpo.models.sources import load_weights, resolve_model_path
+
+    original = load_weights(resolve_model_path("smollm2"), torch.float32)
+    error = norm = 0.0
+    for name, module in model.get_base_model().named_modules():
+        if type(module).__name__ == "Linear4bit":
+            w = original.get_submodule(name).weight.float()
+            d = bf.dequantize_4bit(module.weight.data, module.weight.quant_state).float()
+            error += (w - d).pow(2).sum().item()
+            norm += w.pow(2).sum().item()
+    del original
+    return (error / norm) ** 0.5
+
+
+def lscpu() -> dict:
+    """``lscpu``'s model name and flags (the CPU decides what bfloat16 and bitsandbytes cost)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"model_name": "unknown", "flags": []}
+    fields = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines())}
+    return {"model_name": fields.get("Model name", "unknown"), "cpus": fields.get("CPU(s)"),
+            "flags": fields.get("Flags", "").split()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats after one warm-up")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--variant", help=argparse.SUPPRESS)  # one variant per process
+    a = p.parse_args()
+    if a.variant:
+        print("RESULT " + json.dumps(run_variant(a.variant, a.repeats, a.threads)), flush=True)
+        return
+    from srgrpo.plumbing.runtime import library_versions
+
+    cpu = lscpu()
+    load = os.getloadavg()
+    print(f"CPU: {cpu['model_name']} ({cpu['cpus']} CPUs; avx512_bf16: {'avx512_bf16' in cpu['flags']}, "
+          f"amx_bf16: {'amx_bf16' in cpu['flags']}); {a.threads} threads; load average {load[0]:.1f}", flush=True)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO),
+               OMP_NUM_THREADS=str(a.threads), TRANSFORMERS_VERBOSITY="error", PYTHONWARNINGS="ignore")
+    results = []
+    for variant in a.variants:
+        cmd = [sys.executable, __file__, "--variant", variant, "--repeats", str(a.repeats), "--threads", str(a.threads)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            sys.exit(f"variant {variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        r = json.loads(lines[-1][len("RESULT "):])
+        results.append(r)
+        print(f"{variant:13s} weights {r['weights_mb']:6.1f} MB | after load {r['rss_after_load_gb']:.2f} GB | "
+              f"peak {r['peak_rss_gb']:.2f} GB | forward {r['loss_forward_s']:.2f} s + backward "
+              f"{r['loss_backward_s']:.2f} s | generate {r['generate_s']:.2f} s", flush=True)
+    base = next((r for r in results if r["variant"] == "float32"), None)
+    ratios = {}
+    if base:
+        for r in results:
+            ratios[r["variant"]] = {key: round(r[key] / base[key], 2) for key in
+                                    ("weights_mb", "peak_rss_gb", "forward_backward_s", "generate_s")}
+            q = ratios[r["variant"]]
+            print(f"{r['variant']:13s} / float32: weights x{q['weights_mb']:.2f}, peak memory x{q['peak_rss_gb']:.2f}, "
+                  f"forward + backward x{q['forward_backward_s']:.2f}, generate x{q['generate_s']:.2f}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({
+            "what": "SmolLM2-135M-Instruct + LoRA r16 on the CPU: weights and one training step's halves, float32 / "
+                    "bfloat16 / NF4 (benchmarks/bench_4bit_cpu.py)",
+            "cpu": cpu, "threads": a.threads, "load_average_at_start": [round(x, 2) for x in load],
+            "shape": {"rows": ROWS, "prompt_tokens": PROMPT, "completion_tokens": COMPLETION},
+            "versions": library_versions(), "results": results, "ratios_to_float32": ratios,
+        }, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
