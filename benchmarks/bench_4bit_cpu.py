@@ -1,6 +1,6 @@
 """What 4-bit costs on a CPU: SmolLM2-135M-Instruct's weights and one training step in float32, bfloat16 and NF4.
 
-    python benchmarks/bench_4bit_cpu.py [--repeats 3] [--threads 2] [--json data/benchmarks/cpu_4bit.json]
+    python benchmarks/bench_4bit_cpu.py [--repeats 3] [--rounds 2] [--threads 1] [--json data/benchmarks/cpu_4bit.json]
 
 Each variant runs in a fresh process (so one variant's peak memory does not hide another's) and loads the policy as the
 kit does, with ``srgrpo.models.loading.load_policy`` and LoRA r16 on every linear layer (the presets' recipe):
@@ -13,10 +13,11 @@ Measured, per variant: the weights' size (transformers' ``get_memory_footprint``
 process's resident memory after loading, and for one training step's two halves, the median of ``--repeats`` after a
 warm-up: the loss's forward and backward pass over one micro-batch of the ``smollm2_cpu`` preset's shape (8 rows of a
 110-token prompt and a 64-token completion) and sampling 64 tokens for those 8 rows with ``generate`` (TRL's own
-sampler: the kit's CPU fast path steps aside on 4-bit weights), and the peak resident memory over all of it; for NF4,
-the relative error quantizing left in the linear weights. Ratios are against ``float32``. The JSON records the CPU
-(``lscpu``'s model name and flags), the thread count, the library versions and the load average when it started: on
-a shared machine the times are rough.
+sampler, in train mode as TRL samples: the kit's CPU fast path steps aside on 4-bit weights); the peak resident
+memory over all of it; for NF4, the relative error quantizing left in the linear weights. The variants run
+interleaved ``--rounds`` times and each time is the best round's, since other jobs only ever slow a run down.
+Ratios are against ``float32``. The JSON records the CPU (``lscpu``'s model name and flags), the thread count, the
+library versions and the load average at the start and the end: on a shared machine the times are rough.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def run_variant(name: str, repeats: int, threads: int) -> dict:
                 p.data = p.data.to(torch.bfloat16)
     weights_mb = model.get_memory_footprint() / 1024**2
     rss_loaded = _rss_gb()
+    # Before anything runs (bitsandbytes may repack 4-bit weights in place, below), against float32 weights loaded and
+    # freed again, far below the step's peak memory.
+    nf4_error = _nf4_error(model) if four_bit else None
 
     g = torch.Generator().manual_seed(0)
     vocab = model.config.vocab_size
@@ -73,6 +77,10 @@ def run_variant(name: str, repeats: int, threads: int) -> dict:
     labels = ids.clone()
     labels[:, :PROMPT] = -100  # the loss scores the completion
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    # Train mode throughout, as inside GRPOTrainer, which samples without switching the policy to eval mode (these
+    # models have no dropout). It matters for NF4: in eval mode without gradients, on a CPU with AVX512-BF16,
+    # bitsandbytes repacks a 4-bit weight in place for its bfloat16 inference kernel.
+    model.train()
     steps = []
     for _ in range(repeats + 1):
         model.zero_grad(set_to_none=True)
@@ -83,7 +91,6 @@ def run_variant(name: str, repeats: int, threads: int) -> dict:
         loss.backward()
         steps.append((t1 - t0, time.perf_counter() - t1))
     steps = steps[1:]
-    model.eval()
     prompts = ids[:, :PROMPT]
     generation = []
     for _ in range(min(repeats, 2) + 1):
@@ -94,8 +101,7 @@ def run_variant(name: str, repeats: int, threads: int) -> dict:
         generation.append(time.perf_counter() - t0)
         assert out.shape[1] == PROMPT + COMPLETION
     generation = generation[1:]
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # before the next line loads float32 weights
-    nf4_error = _nf4_error(model) if four_bit else None
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     forward = statistics.median(s[0] for s in steps)
     backward = statistics.median(s[1] for s in steps)
     return {
@@ -111,7 +117,7 @@ def run_variant(name: str, repeats: int, threads: int) -> dict:
 
 def _nf4_error(model) -> float:
     """``||W - dequantized(NF4(W))|| / ||W||`` over every 4-bit linear weight: what quantizing did to the base weights,
-    against the float32 weights they came from (loaded after the peak memory was read)."""
+    against the float32 weights they came from."""
     import bitsandbytes.functional as bf
     import torch
 
@@ -120,13 +126,24 @@ def _nf4_error(model) -> float:
     original = load_weights(resolve_model_path("smollm2"), torch.float32)
     error = norm = 0.0
     for name, module in model.get_base_model().named_modules():
-        if type(module).__name__ == "Linear4bit":
-            w = original.get_submodule(name).weight.float()
+        if type(module).__name__ == "Linear4bit" and name.endswith(".base_layer"):  # bitsandbytes' layer under peft's
+            w = original.get_submodule(name.removesuffix(".base_layer")).weight.float()
             d = bf.dequantize_4bit(module.weight.data, module.weight.quant_state).float()
             error += (w - d).pow(2).sum().item()
             norm += w.pow(2).sum().item()
     del original
     return (error / norm) ** 0.5
+
+
+def _best(runs: list[dict]) -> dict:
+    """One variant's rounds as one result: each time the fastest round's, memory the largest round's."""
+    best = dict(runs[0])
+    for key in ("load_s", "loss_forward_s", "loss_backward_s", "forward_backward_s", "generate_s"):
+        best[key] = min(r[key] for r in runs)
+    for key in ("rss_after_load_gb", "peak_rss_gb"):
+        best[key] = max(r[key] for r in runs)
+    best["rounds"] = len(runs)
+    return best
 
 
 def lscpu() -> dict:
@@ -143,7 +160,9 @@ def lscpu() -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3, help="timed repeats after one warm-up")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=2,
+                   help="times through all variants; each time is the best round's (other jobs only slow a run down)")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--variant", help=argparse.SUPPRESS)  # one variant per process
@@ -159,18 +178,22 @@ def main() -> None:
           f"amx_bf16: {'amx_bf16' in cpu['flags']}); {a.threads} threads; load average {load[0]:.1f}", flush=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO),
                OMP_NUM_THREADS=str(a.threads), TRANSFORMERS_VERBOSITY="error", PYTHONWARNINGS="ignore")
-    results = []
-    for variant in a.variants:
-        cmd = [sys.executable, __file__, "--variant", variant, "--repeats", str(a.repeats), "--threads", str(a.threads)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            sys.exit(f"variant {variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-        r = json.loads(lines[-1][len("RESULT "):])
-        results.append(r)
-        print(f"{variant:13s} weights {r['weights_mb']:6.1f} MB | after load {r['rss_after_load_gb']:.2f} GB | "
-              f"peak {r['peak_rss_gb']:.2f} GB | forward {r['loss_forward_s']:.2f} s + backward "
-              f"{r['loss_backward_s']:.2f} s | generate {r['generate_s']:.2f} s", flush=True)
+    rounds: dict[str, list[dict]] = {v: [] for v in a.variants}
+    for index in range(a.rounds):  # interleaved, so a busy spell of the machine falls on every variant alike
+        for variant in a.variants:
+            cmd = [sys.executable, __file__, "--variant", variant, "--repeats", str(a.repeats),
+                   "--threads", str(a.threads)]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                sys.exit(f"variant {variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            r = json.loads(lines[-1][len("RESULT "):])
+            rounds[variant].append(r)
+            print(f"round {index + 1} {variant:13s} weights {r['weights_mb']:6.1f} MB | after load "
+                  f"{r['rss_after_load_gb']:.2f} GB | peak {r['peak_rss_gb']:.2f} GB | forward "
+                  f"{r['loss_forward_s']:.2f} s + backward {r['loss_backward_s']:.2f} s | generate "
+                  f"{r['generate_s']:.2f} s", flush=True)
+    results = [_best(rounds[v]) for v in a.variants]
     base = next((r for r in results if r["variant"] == "float32"), None)
     ratios = {}
     if base:
@@ -185,6 +208,7 @@ def main() -> None:
             "what": "SmolLM2-135M-Instruct + LoRA r16 on the CPU: weights and one training step's halves, float32 / "
                     "bfloat16 / NF4 (benchmarks/bench_4bit_cpu.py)",
             "cpu": cpu, "threads": a.threads, "load_average_at_start": [round(x, 2) for x in load],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "rounds": a.rounds,
             "shape": {"rows": ROWS, "prompt_tokens": PROMPT, "completion_tokens": COMPLETION},
             "versions": library_versions(), "results": results, "ratios_to_float32": ratios,
         }, indent=2) + "\n")

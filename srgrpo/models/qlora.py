@@ -148,7 +148,23 @@ def load_4bit(path: str, compute_dtype, device: str | None = None):
     except (ImportError, RuntimeError) as exc:  # transformers' bitsandbytes checks (no usable back end, too old)
         raise ModelLoadError(f"4-bit loading with bitsandbytes failed: {exc}. {INSTALL_HINT}, or pass "
                              "--load_in_4bit false.") from exc
+    _keep_cpu_weights_trainable(model)
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
+def _keep_cpu_weights_trainable(model) -> None:
+    """Switch off bitsandbytes' CPU inference repacking on ``model``'s 4-bit layers.
+
+    On a CPU with AVX512-BF16, a ``Linear4bit`` run in eval mode without gradients repacks its weight in place for a
+    bfloat16 kernel, and keeps it so: every later product takes that kernel (bfloat16 on those CPUs only), and a
+    training pass afterwards fails ("a view of a leaf Variable that requires grad is being used in an in-place
+    operation", bitsandbytes 0.50.2) or loses the base weights' path for the gradient. Off, the weights stay as
+    stored and every product dequantizes them to the compute dtype, on every CPU alike. (bitsandbytes' flag
+    ``support_avx512bf16_for_cpu``; absent, nothing to switch off.)
+    """
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
 
 
 def is_4bit(model) -> bool:
