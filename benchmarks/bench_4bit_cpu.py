@@ -13,10 +13,11 @@ Measured, per variant: the weights' size (transformers' ``get_memory_footprint``
 process's resident memory after loading, and for one training step's two halves, the median of ``--repeats`` after a
 warm-up: the loss's forward and backward pass over one micro-batch of the ``smollm2_cpu`` preset's shape (8 rows of a
 110-token prompt and a 64-token completion) and sampling 64 tokens for those 8 rows with ``generate`` (TRL's own
-sampler, in train mode as TRL samples: the kit's CPU fast path steps aside on 4-bit weights); the peak resident
-memory over all of it; for NF4, the relative error quantizing left in the linear weights. The variants run
-interleaved ``--rounds`` times and each time is the best round's, since other jobs only ever slow a run down.
-Ratios are against ``float32``. The JSON records the CPU (``lscpu``'s model name and flags), the thread count, the
+sampler, in train mode as TRL samples: the kit's CPU fast path steps aside on 4-bit weights), each as wall time and as
+the process's CPU time (one thread: what the work itself costs, which other jobs on a shared machine hardly change);
+the peak resident memory over all of it; for NF4, the relative error quantizing left in the linear weights. The
+variants run interleaved ``--rounds`` times and each time is the best round's, since other jobs only ever slow a run
+down. Ratios are against ``float32``. The JSON records the CPU (``lscpu``'s model name and flags), the thread count, the
 library versions and the load average at the start and the end: on a shared machine the times are rough.
 """
 
@@ -40,6 +41,16 @@ VARIANTS = {  # name -> (weights' dtype, load_in_4bit)
     "nf4-bfloat16": ("bfloat16", True),
 }
 ROWS, PROMPT, COMPLETION = 8, 110, 64
+
+
+def _clock() -> tuple[float, float]:
+    """(wall, CPU) seconds now: the CPU time of this one-threaded process hardly depends on other jobs sharing the
+    machine, its wall time does."""
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    return end[0] - start[0], end[1] - start[1]
 
 
 def _rss_gb() -> float:
@@ -81,35 +92,39 @@ def run_variant(name: str, repeats: int, threads: int) -> dict:
     # models have no dropout). It matters for NF4: in eval mode without gradients, on a CPU with AVX512-BF16,
     # bitsandbytes repacks a 4-bit weight in place for its bfloat16 inference kernel.
     model.train()
-    steps = []
+    steps = []  # (forward, backward) as (wall, CPU) seconds
     for _ in range(repeats + 1):
         model.zero_grad(set_to_none=True)
-        t0 = time.perf_counter()
+        t0 = _clock()
         with autocast:
             loss = model(input_ids=ids, labels=labels).loss
-        t1 = time.perf_counter()
+        t1 = _clock()
         loss.backward()
-        steps.append((t1 - t0, time.perf_counter() - t1))
+        steps.append((_since(t0, t1), _since(t1, _clock())))
     steps = steps[1:]
     prompts = ids[:, :PROMPT]
     generation = []
     for _ in range(min(repeats, 2) + 1):
-        t0 = time.perf_counter()
+        t0 = _clock()
         with torch.no_grad(), autocast:
             out = model.generate(input_ids=prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=COMPLETION,
                                  min_new_tokens=COMPLETION, do_sample=True, pad_token_id=tok.pad_token_id)
-        generation.append(time.perf_counter() - t0)
+        generation.append(_since(t0, _clock()))
         assert out.shape[1] == PROMPT + COMPLETION
     generation = generation[1:]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    forward = statistics.median(s[0] for s in steps)
-    backward = statistics.median(s[1] for s in steps)
+    forward, backward = (statistics.median(s[half][0] for s in steps) for half in (0, 1))
+    forward_cpu, backward_cpu = (statistics.median(s[half][1] for s in steps) for half in (0, 1))
     return {
         "variant": name, "weights_dtype": dtype, "load_in_4bit": info.load_in_4bit,
         "weights_mb": round(weights_mb, 1), "rss_after_load_gb": round(rss_loaded, 2),
         "peak_rss_gb": round(peak_gb, 2),
         "load_s": round(load_s, 2), "loss_forward_s": round(forward, 3), "loss_backward_s": round(backward, 3),
-        "forward_backward_s": round(forward + backward, 3), "generate_s": round(statistics.median(generation), 3),
+        "forward_backward_s": round(forward + backward, 3),
+        "generate_s": round(statistics.median(g[0] for g in generation), 3),
+        "loss_forward_cpu_s": round(forward_cpu, 3), "loss_backward_cpu_s": round(backward_cpu, 3),
+        "forward_backward_cpu_s": round(forward_cpu + backward_cpu, 3),
+        "generate_cpu_s": round(statistics.median(g[1] for g in generation), 3),
         "repeats": repeats, "final_loss": round(float(loss), 4),
         "nf4_relative_error": None if nf4_error is None else round(nf4_error, 4),
     }
@@ -138,7 +153,8 @@ def _nf4_error(model) -> float:
 def _best(runs: list[dict]) -> dict:
     """One variant's rounds as one result: each time the fastest round's, memory the largest round's."""
     best = dict(runs[0])
-    for key in ("load_s", "loss_forward_s", "loss_backward_s", "forward_backward_s", "generate_s"):
+    for key in ("load_s", "loss_forward_s", "loss_backward_s", "forward_backward_s", "generate_s",
+                "loss_forward_cpu_s", "loss_backward_cpu_s", "forward_backward_cpu_s", "generate_cpu_s"):
         best[key] = min(r[key] for r in runs)
     for key in ("rss_after_load_gb", "peak_rss_gb"):
         best[key] = max(r[key] for r in runs)
@@ -190,19 +206,21 @@ def main() -> None:
             r = json.loads(lines[-1][len("RESULT "):])
             rounds[variant].append(r)
             print(f"round {index + 1} {variant:13s} weights {r['weights_mb']:6.1f} MB | after load "
-                  f"{r['rss_after_load_gb']:.2f} GB | peak {r['peak_rss_gb']:.2f} GB | forward "
-                  f"{r['loss_forward_s']:.2f} s + backward {r['loss_backward_s']:.2f} s | generate "
-                  f"{r['generate_s']:.2f} s", flush=True)
+                  f"{r['rss_after_load_gb']:.2f} GB | peak {r['peak_rss_gb']:.2f} GB | CPU s: forward "
+                  f"{r['loss_forward_cpu_s']:.2f} + backward {r['loss_backward_cpu_s']:.2f}, generate "
+                  f"{r['generate_cpu_s']:.2f} (wall {r['forward_backward_s']:.2f}, {r['generate_s']:.2f})", flush=True)
     results = [_best(rounds[v]) for v in a.variants]
     base = next((r for r in results if r["variant"] == "float32"), None)
     ratios = {}
     if base:
         for r in results:
             ratios[r["variant"]] = {key: round(r[key] / base[key], 2) for key in
-                                    ("weights_mb", "peak_rss_gb", "forward_backward_s", "generate_s")}
+                                    ("weights_mb", "peak_rss_gb", "forward_backward_cpu_s", "generate_cpu_s",
+                                     "forward_backward_s", "generate_s")}
             q = ratios[r["variant"]]
             print(f"{r['variant']:13s} / float32: weights x{q['weights_mb']:.2f}, peak memory x{q['peak_rss_gb']:.2f}, "
-                  f"forward + backward x{q['forward_backward_s']:.2f}, generate x{q['generate_s']:.2f}")
+                  f"CPU time of forward + backward x{q['forward_backward_cpu_s']:.2f}, of generate "
+                  f"x{q['generate_cpu_s']:.2f}")
     if a.json:
         Path(a.json).write_text(json.dumps({
             "what": "SmolLM2-135M-Instruct + LoRA r16 on the CPU: weights and one training step's halves, float32 / "

@@ -11,9 +11,9 @@ adapters with ``peft.get_peft_model``; TRL's ``GRPOTrainer`` then keeps the adap
 
 * ``auto``: 4-bit on a CUDA GPU, for LoRA, where bitsandbytes is installed; full precision everywhere else, with a
   notice when a GPU run skips 4-bit (bitsandbytes missing, full fine-tuning).
-* ``true``: 4-bit wherever it can run, a CPU included, where it is a check of the GPU path, slower than float32 and
-  bfloat16 and, in a training step, no lighter (``benchmarks/bench_4bit_cpu.py``); :class:`ModelLoadError` where it
-  cannot (bitsandbytes missing, full fine-tuning).
+* ``true``: 4-bit wherever it can run, a CPU included, where it is a check of the GPU path: no faster than full
+  precision in the same compute dtype, hardly lighter in a training step (``benchmarks/bench_4bit_cpu.py``), and
+  without the CPU fast path; :class:`ModelLoadError` where it cannot (bitsandbytes missing, full fine-tuning).
 * ``false``: full precision.
 
 bitsandbytes is imported only when 4-bit weights are loaded (by transformers, here); :func:`bitsandbytes_available`
@@ -111,8 +111,8 @@ def decide(setting, *, on_cuda: bool, lora: bool, available: bool | None = None)
         return FourBitChoice(False, f"4-bit skipped: bitsandbytes is not installed; {INSTALL_HINT}")
     if on_cuda:
         return FourBitChoice(True)
-    return FourBitChoice(True, "on a CPU 4-bit checks the GPU path: it is slower than float32 or bfloat16, not a "
-                               "speed-up, and the CPU fast path steps aside")
+    return FourBitChoice(True, "on a CPU 4-bit checks the GPU path: it is no faster than full precision, and the CPU "
+                               "fast path steps aside")
 
 
 def quantization_config(compute_dtype):

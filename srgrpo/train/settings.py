@@ -90,7 +90,7 @@ class ScriptArguments:
         default="auto",
         metadata={"help": "4-bit base weights: auto (on a CUDA GPU only: Unsloth's loader, or bitsandbytes NF4 + peft "
                           "without it; full precision on a CPU), true (everywhere; on a CPU a check of the GPU path, "
-                          "slower than full precision; an error where bitsandbytes is missing) or false."},
+                          "no faster than full precision; an error where bitsandbytes is missing) or false."},
     )
     use_unsloth: str = field(
         default="auto",
