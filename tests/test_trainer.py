@@ -94,6 +94,12 @@ class ProbeTrainer(SRGRPOTrainer):
 @pytest.mark.parametrize("mode", ["shared", "per_sample"])
 def test_loss_sees_the_formula_applied_to_the_rewards(tmp_path, tiny_dir, mode):
     model, tok = load_tiny(tiny_dir)
+    assert_loss_sees_the_formula(model, tok, tmp_path, mode)
+
+
+def assert_loss_sees_the_formula(model, tok, tmp_path, mode: str) -> "ProbeTrainer":
+    """Two steps of ``model``: the advantages reaching the loss are ``soft_advantages`` of the rewards the reward
+    functions returned, and the logged metrics are those of the oracle (tests/models/test_qlora.py runs it in 4-bit)."""
     rec = Recorder()
     args = small_config(tmp_path, soft_advantage=mode, tau=0.3, reward_weights=[1.0, 0.5])
     trainer = ProbeTrainer(model=model, reward_funcs=[rec.text_len, rec.sometimes_none], args=args,
@@ -133,6 +139,7 @@ def test_loss_sees_the_formula_applied_to_the_rewards(tmp_path, tiny_dir, mode):
         assert h["soft_advantage_mean"] == pytest.approx(m, abs=1e-5)
     if mode == "per_sample":
         assert all(abs(h["soft_advantage_mean"]) < 1e-5 for h in logged)
+    return trainer
 
 
 @pytest.mark.trains_with_trl

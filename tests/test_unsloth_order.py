@@ -68,10 +68,14 @@ def test_srgrpo_imports_unsloth_itself_when_a_gpu_is_there(tmp_path):
 
 @pytest.mark.parametrize("disable, gpu", [("1", True), ("", False)])
 def test_unsloth_left_alone_on_cpu_or_when_disabled(tmp_path, disable, gpu):
+    # A faked GPU on a CPU build of torch: bitsandbytes (installed with the test extra) would load its CUDA back end
+    # at import and fail, so the child does without it, as a machine without bitsandbytes does.
     out = run_scenario(tmp_path, f"""
+        import sys
+        sys.modules["bitsandbytes"] = None
         import torch
         torch.cuda.is_available = lambda: {gpu}
-        import sys, srgrpo
+        import srgrpo
         base = next(c for c in srgrpo.SRGRPOTrainer.__mro__[1:] if not c.__module__.startswith("srgrpo")).__name__
         print("unsloth" in sys.modules, base)
     """, SRGRPO_DISABLE_UNSLOTH=disable)

@@ -18,8 +18,9 @@ policy's current weights, under TRL's own sampling settings (``temperature``, ``
 Everything else of the step (rewards, advantages, loss) is TRL's, or SR-GRPO's.
 
 It steps aside, and TRL generates as always, on a GPU, under Unsloth's rewritten trainer, with vLLM or continuous
-batching, for images or tools, and for sampling settings it does not implement (``min_p``, ``repetition_penalty``,
-``generation_kwargs``); the first time, one log line says why. ``cpu_fast_generation=False`` in the config turns it
+batching, for images or tools, on 4-bit base weights (merging LoRA into NF4 weights would requantize them; the loss's
+shared-prompt pass steps aside there too), and for sampling settings it does not implement (``min_p``,
+``repetition_penalty``, ``generation_kwargs``); the first time, one log line says why. ``cpu_fast_generation=False`` in the config turns it
 off (``--cpu_fast_generation false`` on the train command); ``cpu_shared_prompt=False`` the loss's sharing.
 
 Mix it in before the trainer: ``class T(CPUFastPathMixin, GRPOTrainer)``. :class:`srgrpo.SRGRPOTrainer` and the
@@ -33,6 +34,7 @@ import logging
 import torch
 
 from srgrpo.cpu.sampling import MergedPolicy, SamplingSettings, _cache_kwarg, sample_completions, why_not_supported
+from srgrpo.models.qlora import is_4bit
 
 __all__ = ["CPUFastPathMixin"]
 
@@ -107,6 +109,8 @@ class CPUFastPathMixin:
             return "not on a CPU"
         if unsloth_active():
             return "Unsloth's trainer computes the loss"
+        if is_4bit(model):
+            return "the base weights are 4-bit (bitsandbytes): the shared-prompt pass is tested in full precision only"
         if any(v is not None and v is not False for v in extra.values()):
             return "multimodal inputs or an auxiliary loss"
         return why_not_supported(self.accelerator.unwrap_model(model))

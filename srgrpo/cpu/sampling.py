@@ -41,6 +41,8 @@ from typing import Iterable
 
 import torch
 
+from srgrpo.models.qlora import is_4bit
+
 __all__ = ["MergedPolicy", "SamplingSettings", "sample_completions", "sample_tokens", "why_not_supported"]
 
 
@@ -112,6 +114,10 @@ def why_not_supported(model) -> str | None:
         return "encoder-decoder models are not supported"
     if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
         return "sliding-window attention is not supported"
+    if is_4bit(model):
+        # Merging an adapter into NF4 weights would requantize the sum (lossy); a full-precision copy of the weights
+        # would undo what 4-bit is for. On a CPU 4-bit is a check of the GPU path, where TRL's generate runs anyway.
+        return "the base weights are 4-bit (bitsandbytes): LoRA is not merged into them"
     for name, layer in _lora_layers(model):
         if type(layer).__name__ != "Linear" or not isinstance(getattr(layer, "base_layer", None), torch.nn.Linear):
             return f"LoRA on {name} is not a plain linear layer"

@@ -2,6 +2,7 @@
 
 - :mod:`srgrpo.models.loading`: :func:`~srgrpo.models.loading.load_policy` and
   :func:`~srgrpo.models.loading.load_for_inference` (a name, a folder or a hub id; dtype, 4-bit, LoRA);
+- :mod:`srgrpo.models.qlora`: 4-bit base weights without Unsloth (bitsandbytes NF4 + peft, the QLoRA way);
 - :mod:`srgrpo.models.sources`: which short names (``tiny``, ``smollm2``) mean which local files;
 - :mod:`srgrpo.models.tiny`: a tiny Qwen2-shaped model built offline, for smoke runs and tests;
 - :mod:`srgrpo.models.smollm2`: SmolLM2-135M-Instruct, a real pretrained model, offline from its wheel;
@@ -15,6 +16,7 @@ This ``__init__`` imports nothing on purpose: importing a part of it must never 
 A new model goes here: a short name in :mod:`srgrpo.models.sources` (and a module beside ``tiny`` and ``smollm2``
 when it needs building or unpacking); hub ids and local folders need nothing.
 
-May import: :mod:`srgrpo.plumbing`, torch, transformers, peft, TRL (through ``unsloth_compat``), Unsloth.
+May import: :mod:`srgrpo.plumbing`, torch, transformers, peft, TRL (through ``unsloth_compat``), Unsloth; bitsandbytes
+only through transformers, when 4-bit weights are loaded.
 Imported by: the core (:mod:`srgrpo.config`, :mod:`srgrpo.trainer`), :mod:`srgrpo.cpu`, the commands, the lab.
 """

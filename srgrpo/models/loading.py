@@ -11,8 +11,10 @@ Two back ends, chosen for you
 * **transformers + peft** (everything else: a CPU, a GPU without Unsloth, ``use_unsloth=False``): the model is
   loaded with ``AutoModelForCausalLM.from_pretrained`` in full precision (float32 on a CPU, bfloat16 on a GPU that
   supports it, float16 on older GPUs such as the T4; peft keeps the LoRA weights in float32), and LoRA is added with
-  ``peft.get_peft_model``. 4-bit loading is an Unsloth feature here, so ``load_in_4bit`` is ignored on this path.
-  One line says which path was taken and why.
+  ``peft.get_peft_model``. Where ``load_in_4bit`` asks for it, the base weights are loaded 4-bit the QLoRA way
+  instead (bitsandbytes NF4, ``prepare_model_for_kbit_training``; :mod:`srgrpo.models.qlora`): ``auto``, the default,
+  on a CUDA GPU only; ``true`` on a CPU too, where it checks the GPU path and is no speed-up. One line says which path
+  was taken and why.
 
 The model name ``"tiny"`` (:data:`srgrpo.models.tiny.TINY_MODEL_NAME`) is the offline 3.3 M-parameter Qwen2 model of
 :mod:`srgrpo.models.tiny` with random weights; it always takes the transformers path. ``"smollm2"``
@@ -57,6 +59,9 @@ from srgrpo.models.sources import (
     resolve_model_path,
 )
 from srgrpo.plumbing.runtime import env_flag, is_main_process
+from srgrpo.models.qlora import decide as decide_4bit
+from srgrpo.models.qlora import load_4bit
+from srgrpo.models.qlora import parse_setting as parse_4bit
 from srgrpo.models.tiny import TINY_MODEL_NAME
 from srgrpo.models.unsloth_compat import unsloth_available
 
@@ -92,6 +97,7 @@ class PolicyInfo:
     dtype: str
     reason: str
     precision: str = ""  # on the CPU path: why this dtype (srgrpo.models.cpu_precision)
+    quantization: str = ""  # the 4-bit recipe (bitsandbytes), or why 4-bit was skipped
     lora: dict[str, Any] = field(default_factory=dict)
     trainable_params: int = 0
     total_params: int = 0
@@ -134,12 +140,13 @@ def load_policy(
     lora_alpha: int | None = None,
     lora_dropout: float = 0.0,
     target_modules: list[str] | tuple[str, ...] | None = None,
-    load_in_4bit: bool = True,
+    load_in_4bit: bool | str = False,
     gradient_checkpointing: bool = True,
     seed: int = 3407,
     dtype=None,
     use_unsloth: bool | str = "auto",
     precision_note: str | None = None,
+    device: str | None = None,
 ):
     """Load the model to train and its tokenizer: ``(model, tokenizer, PolicyInfo)``.
 
@@ -150,7 +157,9 @@ def load_policy(
             weights (only sensible for small models, e.g. the tiny one on a CPU).
         lora_alpha: LoRA scaling numerator (default ``2 * lora_r``); ``lora_dropout``: dropout on the adapter input.
         target_modules: layers that get adapters (default :data:`LORA_TARGET_MODULES`).
-        load_in_4bit: 4-bit base weights (Unsloth path only).
+        load_in_4bit: 4-bit base weights: ``False`` (the default), ``True`` (on a CPU too; :class:`ModelLoadError`
+            where bitsandbytes is missing or ``lora_r`` is 0) or ``"auto"`` (on a CUDA GPU only, with a notice where it
+            is skipped). Unsloth's loader, or bitsandbytes NF4 + peft (:mod:`srgrpo.models.qlora`).
         gradient_checkpointing: Unsloth path: ``use_gradient_checkpointing="unsloth"`` when true. On the
             transformers path the trainer's own ``gradient_checkpointing`` argument applies.
         seed: seed of the adapter initialisation.
@@ -160,8 +169,11 @@ def load_policy(
         use_unsloth: ``"auto"`` (when available), ``True`` (error if not available) or ``False``.
         precision_note: why ``dtype`` was chosen (the train command passes :mod:`srgrpo.models.cpu_precision`'s reason on a
             CPU); shown in the loading notice and kept in :class:`PolicyInfo`.
+        device: where the model will train (``"cpu"`` for ``use_cpu`` on a GPU machine); default CUDA when present.
+            It decides ``load_in_4bit="auto"``, and where 4-bit weights are placed.
 
-    No device is chosen here: the trainer (accelerate) places the model, so ``accelerate launch`` works.
+    Full-precision weights are not placed here: the trainer (accelerate) moves the model, so ``accelerate launch``
+    works. 4-bit weights are quantized where they will run (this process's GPU), as bitsandbytes needs.
     """
     if lora_r < 0:
         raise ValueError(f"lora_r must be >= 0 (0 trains every weight instead of adapters), got {lora_r}")
@@ -174,15 +186,20 @@ def load_policy(
     tiny = model_name == TINY_MODEL_NAME
     path = resolve_model_path(model_name)
     want = _unsloth_wanted(use_unsloth)
+    four_bit = parse_4bit(load_in_4bit)
     if _choose_unsloth(want, tiny):
         model, tokenizer, info = _load_unsloth(
-            path, model_name, max_seq_length=max_seq_length, lora=lora, load_in_4bit=load_in_4bit,
+            path, model_name, max_seq_length=max_seq_length, lora=lora, load_in_4bit=four_bit is not False,
             gradient_checkpointing=gradient_checkpointing, seed=seed, dtype=dtype,
         )
     else:
-        model, tokenizer, info = _load_transformers(path, model_name, lora=lora, load_in_4bit=load_in_4bit and not tiny,
-                                                    seed=seed, dtype=dtype, why=_why_not_unsloth(want, tiny),
-                                                    precision_note=precision_note)
+        import torch
+
+        on_cuda = str(device).startswith("cuda") if device is not None else torch.cuda.is_available()
+        choice = decide_4bit(four_bit, on_cuda=on_cuda, lora=bool(lora))
+        model, tokenizer, info = _load_transformers(path, model_name, lora=lora, four_bit=choice, seed=seed,
+                                                    dtype=dtype, why=_why_not_unsloth(want, tiny),
+                                                    precision_note=precision_note, device=device)
     if tokenizer.pad_token_id is not None and getattr(model, "generation_config", None) is not None:
         if model.generation_config.pad_token_id is None:
             model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -226,11 +243,12 @@ def _why_not_unsloth(want: bool | None, tiny: bool) -> str:
     return "Unsloth is not installed"
 
 
-def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why, precision_note=None):
-    """The transformers + peft path: full-precision weights, LoRA from ``peft.get_peft_model`` (when ``lora``)."""
+def _load_transformers(path, model_name, *, lora, four_bit, seed, dtype, why, precision_note=None, device=None):
+    """The transformers + peft path: full-precision or (``four_bit.load``) bitsandbytes 4-bit weights, LoRA from
+    ``peft.get_peft_model`` (when ``lora``)."""
     import torch
 
-    weight_dtype = dtype or default_dtype()
+    weight_dtype = dtype or default_dtype(device)
     if dtype is None and weight_dtype == torch.float32 and model_name != TINY_MODEL_NAME:
         # A CPU: the precision this CPU trains in (srgrpo.models.cpu_precision), as the train command chooses it.
         from srgrpo.models.cpu_precision import choose_cpu_precision
@@ -238,13 +256,15 @@ def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why
         precision = choose_cpu_precision("auto")
         weight_dtype, precision_note = precision.torch_dtype(), precision_note or precision.note()
     what = f"LoRA r={lora['r']}" if lora else "full fine-tuning"
-    quant = " (load_in_4bit ignored: 4-bit loading needs Unsloth)" if load_in_4bit else ""
+    dtype_name = str(weight_dtype).replace("torch.", "")
+    recipe = f"4-bit NF4 base weights (bitsandbytes), computing in {dtype_name}" if four_bit.load else ""
     _notice(
         f"srgrpo: Unsloth not used ({why}) — loading {model_name} with transformers + "
-        f"{'peft ' if lora else ''}{what} in {str(weight_dtype).replace('torch.', '')}"
-        f"{' (' + precision_note + ')' if precision_note else ''}{quant}."
+        f"{'peft ' if lora else ''}{what} " + (f"on {recipe}" if recipe else f"in {dtype_name}")
+        + f"{' (' + precision_note + ')' if precision_note else ''}"
+        + f"{' (' + four_bit.note + ')' if four_bit.note else ''}."
     )
-    model = load_weights(path, weight_dtype)
+    model = load_4bit(path, weight_dtype, device) if four_bit.load else load_weights(path, weight_dtype)
     tokenizer = load_tokenizer(TINY_MODEL_NAME if model_name == TINY_MODEL_NAME else path)
     if lora:
         from peft import LoraConfig, get_peft_model
@@ -252,8 +272,9 @@ def _load_transformers(path, model_name, *, lora, load_in_4bit, seed, dtype, why
         torch.manual_seed(seed)
         model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **lora))
     info = PolicyInfo(
-        model_name=model_name, backend="transformers", use_lora=bool(lora), load_in_4bit=False,
-        dtype=str(weight_dtype).replace("torch.", ""), reason=why, lora=lora, precision=precision_note or "",
+        model_name=model_name, backend="transformers", use_lora=bool(lora), load_in_4bit=four_bit.load,
+        dtype=dtype_name, reason=why, lora=lora, precision=precision_note or "",
+        quantization="; ".join(text for text in (recipe, four_bit.note) if text),
     )
     return model, tokenizer, info
 

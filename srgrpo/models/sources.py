@@ -148,12 +148,13 @@ def as_dtype(dtype):
     raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(names)} or 'auto'")
 
 
-def load_weights(path: str, dtype):
-    """``AutoModelForCausalLM.from_pretrained(path, dtype=dtype)``; a failed lookup raises :class:`ModelLoadError`."""
+def load_weights(path: str, dtype, **kwargs):
+    """``AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kwargs)``; a failed lookup raises
+    :class:`ModelLoadError`."""
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kwargs)
     except OSError as exc:
         switches = offline_switches()
         raise ModelLoadError(

@@ -115,8 +115,9 @@ def install(repo: str | os.PathLike, unsloth: bool | str = "auto", quiet: bool =
         packages = ["-e", str(repo)] + (["unsloth", "unsloth_zoo"] if with_unsloth else [])
         changes = _planned_torch_changes(pinned, packages, before, tmp)
         if changes:
-            # Fall back to the kit alone, with its own ranges (trl, transformers, peft), Colab's torch kept.
-            pinned, packages = pip, ["-e", str(repo)]
+            # Fall back to the kit alone, with its own ranges (trl, transformers, peft), Colab's torch kept; on a GPU
+            # with bitsandbytes, which loads the GPU preset's 4-bit weights without Unsloth (srgrpo.models.qlora).
+            pinned, packages = pip, ["-e", str(repo)] + (["bitsandbytes"] if with_unsloth else [])
             fallback = _planned_torch_changes(pinned, packages, before, tmp)
             if fallback:
                 raise TorchWouldChange(
@@ -128,8 +129,8 @@ def install(repo: str | os.PathLike, unsloth: bool | str = "auto", quiet: bool =
                 )
             with_unsloth = False
             note = (" — Unsloth's version set (" + CONSTRAINTS + ") would replace Colab's " + ", ".join(changes)
-                    + ", so the kit was installed without Unsloth: it trains with transformers + peft (slower, more "
-                    "memory; load_in_4bit is ignored)")
+                    + ", so the kit was installed without Unsloth: it trains with transformers + peft, 4-bit through "
+                    "bitsandbytes (slower than Unsloth, more memory)")
         # Belt and braces: the real install may not move Colab's torch either.
         keep = Path(tmp) / "keep-colab-torch.txt"
         keep.write_text("".join(f"{name}=={v}\n" for name, v in before.items()))

@@ -238,9 +238,9 @@ def _load_model(script_args: ScriptArguments, training_args):
     """:func:`srgrpo.models.loading.load_policy` with the script's model and LoRA settings."""
     from srgrpo.models.loading import load_policy
 
-    dtype = None
+    dtype = device = None
     if training_args.use_cpu or not _cuda_available():
-        dtype = "bfloat16" if training_args.bf16 else "float32"
+        dtype, device = ("bfloat16" if training_args.bf16 else "float32"), "cpu"
     max_seq = script_args.max_seq_length or (
         (training_args.max_prompt_length or 512) + (training_args.max_completion_length or 512)
     )
@@ -258,6 +258,7 @@ def _load_model(script_args: ScriptArguments, training_args):
         use_unsloth={"auto": "auto", "never": False, "always": True}[script_args.use_unsloth],
         dtype=dtype,
         precision_note=_precision_note(script_args, training_args) if dtype else None,
+        device=device,
     )
 
 

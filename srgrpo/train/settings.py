@@ -92,7 +92,12 @@ class ScriptArguments:
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "Layers with adapters (default: q,k,v,o,gate,up,down _proj)."}
     )
-    load_in_4bit: bool = field(default=True, metadata={"help": "4-bit base weights (Unsloth path only)."})
+    load_in_4bit: str = field(
+        default="auto",
+        metadata={"help": "4-bit base weights: auto (on a CUDA GPU only: Unsloth's loader, or bitsandbytes NF4 + peft "
+                          "without it; full precision on a CPU), true (everywhere; on a CPU a check of the GPU path, "
+                          "no faster than full precision; an error where bitsandbytes is missing) or false."},
+    )
     use_unsloth: str = field(
         default="auto",
         metadata={"help": "auto: use Unsloth on a CUDA GPU when installed; never; always (error if unavailable).",
@@ -119,6 +124,10 @@ class ScriptArguments:
         # A YAML preset may name one reward as a plain string (`reward_funcs: format`, or "correctness, format").
         if isinstance(self.reward_funcs, str):
             self.reward_funcs = self.reward_funcs.replace(",", " ").split()
+        # A YAML preset writes `load_in_4bit: true` (a bool); the setting is kept as auto / true / false.
+        from srgrpo.models.qlora import setting_name
+
+        self.load_in_4bit = setting_name(self.load_in_4bit)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -125,9 +125,12 @@ def test_when_unsloths_set_would_replace_torch_the_kit_installs_without_it(monke
     real = [c for c in calls if "--dry-run" not in c]
     assert len(plans) == 2 and plans[0][-2:] == ["unsloth", "unsloth_zoo"] and "unsloth" not in plans[1]
     assert str(REPO / colab.CONSTRAINTS) not in plans[1]  # the kit's own ranges, not Unsloth's set
-    assert len(real) == 1 and "unsloth" not in real[0] and real[0][-2:] == ["-e", str(REPO)]
+    # on a GPU, bitsandbytes comes with the kit: the GPU preset's 4-bit weights without Unsloth (issue 37)
+    assert len(real) == 1 and "unsloth" not in real[0] and real[0][-3:] == ["-e", str(REPO), "bitsandbytes"]
+    assert plans[1][-3:] == real[0][-3:]  # the fallback's dry run checked what is installed
     out = capsys.readouterr().out
-    assert "installed without Unsloth" in out and "transformers + peft" in out and "-> 2.14.1" in out
+    assert "installed without Unsloth" in out and "transformers + peft, 4-bit through bitsandbytes" in out
+    assert "-> 2.14.1" in out
 
 
 def test_install_stops_before_replacing_torch(monkeypatch):
