@@ -158,9 +158,9 @@ def _keep_cpu_weights_trainable(model) -> None:
     On a CPU with AVX512-BF16, a ``Linear4bit`` run in eval mode without gradients repacks its weight in place for a
     bfloat16 kernel, and keeps it so: every later product takes that kernel (bfloat16 on those CPUs only), and a
     training pass afterwards fails ("a view of a leaf Variable that requires grad is being used in an in-place
-    operation", bitsandbytes 0.50.2) or loses the base weights' path for the gradient. Off, the weights stay as
-    stored and every product dequantizes them to the compute dtype, on every CPU alike. (bitsandbytes' flag
-    ``support_avx512bf16_for_cpu``; absent, nothing to switch off.)
+    operation", bitsandbytes 0.50.2; tests/models/test_qlora.py). Off, the weights stay as stored and every product
+    dequantizes them to the compute dtype, on every CPU alike. (bitsandbytes' flag ``support_avx512bf16_for_cpu``;
+    absent, nothing to switch off.)
     """
     for module in model.modules():
         if getattr(module, "support_avx512bf16_for_cpu", False):
