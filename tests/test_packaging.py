@@ -201,7 +201,7 @@ def test_every_install_command_takes_the_constraints_file():
             if "-c" in words or "--target" in words or "--dry-run" in words:
                 continue
             packages = [w for w in words[2:] if not w.startswith("-")]
-            if any(Requirement(p.strip('"')).name.lower() in pinned or p.startswith((".", '".')) for p in packages
+            if any(p.startswith((".", '".')) or Requirement(p.strip('"')).name.lower() in pinned for p in packages
                    if re.match(r'^"?[\w.\[\]-]+"?$', p)):
                 loose.append(f"{page.name}: {command.strip()}")
     assert not loose, "install without the constraints file: " + "; ".join(loose)
