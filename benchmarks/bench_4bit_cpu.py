@@ -1,6 +1,6 @@
 """What 4-bit costs on a CPU: SmolLM2-135M-Instruct's weights and one training step in float32, bfloat16 and NF4.
 
-    python benchmarks/bench_4bit_cpu.py [--repeats 3] [--rounds 2] [--threads 1] [--json data/benchmarks/cpu_4bit.json]
+    python benchmarks/bench_4bit_cpu.py [--repeats 3] [--rounds 2] [--threads 1] [--output data/benchmarks/cpu_4bit.json]
 
 Each variant runs in a fresh process (so one variant's peak memory does not hide another's) and loads the policy as the
 kit does, with ``srgrpo.models.loading.load_policy`` and LoRA r16 on every linear layer (the presets' recipe):
@@ -24,6 +24,7 @@ library versions and the load average at the start and the end: on a shared mach
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 import json
 import os
 import resource
@@ -173,16 +174,33 @@ def lscpu() -> dict:
             "flags": fields.get("Flags", "").split()}
 
 
+@dataclass
+class Settings:
+    """``python benchmarks/bench_4bit_cpu.py --help`` lists these."""
+
+    repeats: int = field(default=3, metadata={"help": "timed repeats after one warm-up"})
+    rounds: int = field(default=2, metadata={
+        "help": "times through all variants; each time is the best round's (other jobs only slow a run down)"})
+    threads: int = field(default=1, metadata={"help": "torch threads"})
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS), metadata={"choices": list(VARIANTS),
+                                                                                  "help": "what is measured"})
+    output: str | None = field(default=None, metadata={"help": "write the results to this JSON file"})
+    variant: str | None = field(default=None, metadata={"help": argparse.SUPPRESS})  # one variant per process
+
+
+def parse_settings(argv: list[str] | None = None) -> Settings:
+    """The command line (HfArgumentParser through the kit's parse_flags: ``--json`` fails naming ``--output``)."""
+    from transformers import HfArgumentParser
+
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(Settings, prog="python benchmarks/bench_4bit_cpu.py", allow_abbrev=False,
+                              description=__doc__.splitlines()[0])
+    return parse_flags(parser, sys.argv[1:] if argv is None else argv)[0]
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats after one warm-up")
-    p.add_argument("--rounds", type=int, default=2,
-                   help="times through all variants; each time is the best round's (other jobs only slow a run down)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    p.add_argument("--json", help="write the results to this JSON file")
-    p.add_argument("--variant", help=argparse.SUPPRESS)  # one variant per process
-    a = p.parse_args()
+    a = parse_settings()
     if a.variant:
         print("RESULT " + json.dumps(run_variant(a.variant, a.repeats, a.threads)), flush=True)
         return
@@ -221,8 +239,8 @@ def main() -> None:
             print(f"{r['variant']:13s} / float32: weights x{q['weights_mb']:.2f}, peak memory x{q['peak_rss_gb']:.2f}, "
                   f"CPU time of forward + backward x{q['forward_backward_cpu_s']:.2f}, of generate "
                   f"x{q['generate_cpu_s']:.2f}")
-    if a.json:
-        Path(a.json).write_text(json.dumps({
+    if a.output:
+        Path(a.output).write_text(json.dumps({
             "what": "SmolLM2-135M-Instruct + LoRA r16 on the CPU: weights and one training step's halves, float32 / "
                     "bfloat16 / NF4 (benchmarks/bench_4bit_cpu.py)",
             "cpu": cpu, "threads": a.threads, "load_average_at_start": [round(x, 2) for x in load],

@@ -159,10 +159,19 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def main() -> int:
+def parse_settings(argv: list[str] | None = None) -> Settings:
+    """The command line (HfArgumentParser through the kit's parse_flags: a renamed flag fails naming its new name)."""
     from transformers import HfArgumentParser
 
-    settings = HfArgumentParser(Settings).parse_args_into_dataclasses()[0]
+    from srgrpo.plumbing.flags import parse_flags
+
+    parser = HfArgumentParser(Settings, prog="python benchmarks/two_process_exit.py", allow_abbrev=False,
+                              description=(__doc__ or "").splitlines()[0])
+    return parse_flags(parser, sys.argv[1:] if argv is None else argv)[0]
+
+
+def main() -> int:
+    settings = parse_settings()
     if settings.runs < 1:
         raise SystemExit(f"--runs must be at least 1, got {settings.runs}")
     kit = Path(settings.kit_dir).resolve() if settings.kit_dir else REPO

@@ -26,6 +26,8 @@ OLD_FLAGS = {
     "compare_fast_path_learning": {"--steps": "--max_steps", "--limit": "--eval_limit", "--workdir": "--work_dir",
                                    "--json": "--output"},
     "main_job_seeds": {"--json": "--output", "--workdir": "--work_dir"},
+    "bench_4bit_cpu": {"--json": "--output"},
+    "two_process_exit": {},
 }
 
 

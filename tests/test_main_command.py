@@ -57,7 +57,7 @@ def test_a_new_folder_every_run_and_an_earlier_run_is_never_overwritten(tmp_path
     refused = job._output_dir(job.MainJobSettings(output_dir=str(first)), "smollm2_cpu")
     assert isinstance(refused, str) and "--resume_from_checkpoint true" in refused and "--overwrite true" in refused
     assert (first / "adapter_model.safetensors").exists()
-    assert job._output_dir(job.MainJobSettings(output_dir=str(first), resume=True), "smollm2_cpu") == first
+    assert job._output_dir(job.MainJobSettings(output_dir=str(first), resume_from_checkpoint="true"), "smollm2_cpu") == first
     assert job._output_dir(job.MainJobSettings(output_dir=str(first), overwrite=True), "smollm2_cpu") == first
     assert not first.exists()  # deleted only when asked
 

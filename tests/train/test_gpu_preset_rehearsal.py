@@ -27,7 +27,7 @@ import yaml
 
 from conftest import run_module as run, subprocess_env
 
-OVERRIDES = {"max_steps": 2, "max_completion_length": 16, "save_steps": 1, "dataset_limit": 16}
+OVERRIDES = {"max_steps": 2, "max_completion_length": 16, "save_steps": 1, "train_limit": 16}
 MODELS = ["tiny", pytest.param("smollm2", marks=pytest.mark.skipif(
     os.environ.get("SRGRPO_REHEARSE_SMOLLM2", "") != "1",
     reason="SmolLM2 in 4-bit takes minutes a run on a CPU; SRGRPO_REHEARSE_SMOLLM2=1 runs it"))]
