@@ -8,13 +8,12 @@ comparison of the real-model lab (``data/results/real.json``) read through sente
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import replace
 from typing import Any, Mapping
 
 from srgrpo.glossary import label as word_for
 from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, bounded_change, change_text,
-                                     format_comparisons,
+                                     cost_text, format_comparisons,
                                      format_table, plot_real_comparisons, plot_real_curves, plot_real_heldout,
                                      seeds_at_format_bar)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
@@ -92,7 +91,6 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
     """The committed comparison's settings, cost and per-method table (mean and per-seed values), from the JSON."""
     cfg, start = summary["settings"], summary["start"]["heldout"]
     seeds = len(cfg["seeds"])
-    runs = summary["runs"]
     lines = [
         f"{cfg['model_name_or_path']}: {cfg['max_steps']} steps a run, {cfg['prompts_per_step']} problem"
         f"{'' if cfg['prompts_per_step'] == 1 else 's'} x {cfg['num_generations']} completions a step (at most "
@@ -100,9 +98,7 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
         f"lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}, {cfg['num_iterations']} update(s) a batch; "
         f"{seeds} seeds per method",
         f"held-out: {start['n']} problems, greedy, at most {cfg['max_new_tokens']} new tokens",
-        f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs (median "
-        f"{statistics.median(r['wall_s'] for r in runs) / 60:.1f} min each, on one core of "
-        f"{summary['metadata']['machine']['cpu_count']})",
+        f"{cost_text(summary)}, on one core of {summary['metadata']['machine']['cpu_count']}",
         "",
         format_table(dict(summary)),
     ]

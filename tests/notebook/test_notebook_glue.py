@@ -218,7 +218,7 @@ def test_real_highlights_print_the_json_numbers():
     text = real_highlights(fake_real_summary())
     assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
     assert "pretrained model: correct 5.0%, in format 0.0%" in text
-    assert "3 seeds per method" in text and "9 runs, 84 min of runs (median 9.3 min each" in text
+    assert "3 seeds per method" in text and "9 runs, 84 min in all: 9 runs took 9.3 min each (84 min); median 9.3 min" in text
     grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
     assert "22.0 (20/22/24)" in grpo and "+17.0 [+12.0, +22.0]" in grpo and "95.3 (95/92/99)" in grpo
     assert "constant (control)" in text
