@@ -9,7 +9,7 @@ comparison of the real-model lab (``data/results/real.json``) read through sente
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from srgrpo.glossary import label as word_for
 from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, bounded_change, change_text,
@@ -27,6 +27,7 @@ __all__ = [
     "show_prompt",
     "live_settings",
     "live_report",
+    "live_examples",
     "real_highlights",
     "real_conclusions",
     "real_examples",
@@ -85,6 +86,29 @@ def live_report(before: Mapping[str, Any], after: Mapping[str, Any], steps: int)
     labels = ("before:", f"after {steps} step{'' if steps == 1 else 's'}:")
     width = max(map(len, labels))
     return "\n".join(f"{label:<{width}} {_rates(s)}" for label, s in zip(labels, (before, after)))
+
+
+#: The live run's held-out marks, in the order :func:`live_report` counts them: the record field -> the rate's key.
+_MARKS = {"correct": "accuracy", "strict_format": "strict_format", "any_answer_line": "answer_line",
+          "stopped": "stopped"}
+
+
+def live_examples(records: Sequence[Mapping[str, Any]], n: int = 2) -> str:
+    """``n`` of the live run's greedy answers as the model wrote them, with their marks and format reward, so that
+    :func:`live_report`'s counts explain themselves. Answers with an answer line that stopped but are not in format
+    come first (the case a reader asks about when "answer line" and "stopped" rise while "in format" does not), then
+    the others, each group in problem order."""
+    def puzzling(r: Mapping[str, Any]) -> bool:
+        return bool(r["any_answer_line"] and r["stopped"] and not r["strict_format"])
+
+    shown = sorted(records, key=lambda r: not puzzling(r))[:n]  # a stable sort: problem order within each group
+    blocks = []
+    for r in shown:
+        marks = ", ".join(f"{word_for(rate)}: {'yes' if r[key] else 'no'}" for key, rate in _MARKS.items())
+        blocks.append(f"Q{r['index']}: {r['question']}  (gold {r['gold']})\n"
+                      f"--- greedy answer after training ({marks}; format reward {r['format_score']:g})\n"
+                      f"{r['completion'].rstrip()}")
+    return "\n".join(blocks)
 
 
 def real_highlights(summary: Mapping[str, Any]) -> str:

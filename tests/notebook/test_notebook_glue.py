@@ -18,8 +18,8 @@ from srgrpo.plots.advantage_figures import plot_advantages  # noqa: E402
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # noqa: E402
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402
-from srgrpo.notebook.trainer_on_cpu import (live_report, live_settings, real_conclusions, real_examples,  # noqa: E402
-                                          real_highlights, stability_paragraph)
+from srgrpo.notebook.trainer_on_cpu import (live_examples, live_report, live_settings, real_conclusions,  # noqa: E402
+                                          real_examples, real_highlights, stability_paragraph)
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]
@@ -275,6 +275,39 @@ def test_live_settings_keep_the_committed_recipe_at_a_small_budget():
     report = live_report(heldout, heldout, 3).splitlines()
     assert report[0].startswith("before:") and "correct 10/200" in report[0]
     assert report[1].startswith("after 3 steps:")
+
+
+def test_live_examples_show_answers_with_an_answer_line_that_are_not_in_format_first():
+    """Issue 39: notebook 3's live run reported "answer line 17/20, stopped 17/20" beside "in format 0/20" and said why
+    only in general; two of its greedy answers now show it. Records are scored by the evaluation's own score_record
+    (with heldout_records' two extra fields), so the marks are the rewards' verdicts, not the glue's."""
+    from srgrpo.eval_gsm8k.records import score_record
+    from srgrpo.lab.real_task import heldout_summary
+
+    texts = [("Ann has 3 + 4 = 7 apples.\n#### 7", False),  # in format, correct
+             ("Ann has 3 + 4 = 7 apples and more and more", True),  # cut off
+             ("#### 7", False),  # an answer line that stopped, no work before it: not in format
+             ("3 + 4 = 7\n#### 7\n#### 7", False),  # the answer line repeated: not in format
+             ("3 + 4 = 7\n#### 7 apples", False)]  # decorated: format reward 0.5, and no answer line
+    records = []
+    for i, (text, cut) in enumerate(texts):
+        record = score_record(i, {"question": f"question {i}", "answer": "7"}, text, 10, cut)
+        record.update(strict_format=record["format_score"] == 1.0, stopped=not cut)  # as heldout_records adds them
+        records.append(record)
+    text = live_examples(records)
+    blocks = text.split("Q")[1:]
+    assert [b.split(":")[0] for b in blocks] == ["2", "3"]  # the two puzzling answers, in problem order
+    assert "(correct: yes, in format: no, answer line: yes, stopped: yes; format reward 0)\n#### 7" in blocks[0]
+    assert "(correct: yes, in format: no, answer line: yes, stopped: yes; format reward 0)\n3 + 4 = 7\n#### 7\n#### 7" in blocks[1]
+    rest = live_examples(records, n=5).split("Q")[3:]  # then the others, in problem order
+    assert [b.split(":")[0] for b in rest] == ["0", "1", "4"]
+    assert "answer line: no, stopped: yes; format reward 0.5)" in rest[2]
+    # Every mark agrees with the counts live_report prints from the same records.
+    counts = heldout_summary(records)
+    shown = live_examples(records, n=len(records))
+    assert shown.count("in format: yes") == counts["strict_format"]["count"]
+    assert shown.count("answer line: yes") == counts["answer_line"]["count"]
+    assert shown.count("stopped: yes") == counts["stopped"]["count"]
 
 
 def test_the_scaled_learning_rate_comparison_is_the_bandits_own_runs():
