@@ -386,3 +386,24 @@ def test_preset_taus_prints_every_shipped_preset():
     lines = preset_taus().splitlines()
     assert "preset smollm2_cpu: soft_advantage=per_sample, tau=1.0" in lines
     assert "preset gsm8k_t4: soft_advantage=per_sample, tau=0.5" in lines
+
+
+def test_importing_the_glue_writes_nothing_to_stderr():
+    """Issue 39: with the `kernels` package installed, bitsandbytes (imported through peft) logs two warnings on a CPU
+    with AVX512-BF16 while it is imported, offline; in a notebook's first cell that is stderr, which strict nbval
+    compares. The glue quiets those loggers when srgrpo.notebook is first imported. The import runs in a fresh
+    interpreter with the notebooks' environment (notebooks/execute.py's NOTEBOOK_ENV)."""
+    import os
+    import subprocess
+
+    sys.path.insert(0, str(REPO / "notebooks"))
+    try:
+        from execute import NOTEBOOK_ENV
+    finally:
+        sys.path.remove(str(REPO / "notebooks"))
+    env = {**os.environ, **NOTEBOOK_ENV, "PYTHONPATH": str(REPO)}
+    code = ("import srgrpo.notebook.soft_advantage, srgrpo.notebook.advantage_lab, srgrpo.notebook.trainer_on_cpu; "
+            "import peft, logging; print(logging.getLogger('bitsandbytes').getEffectiveLevel())")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.strip() == str(__import__("logging").ERROR)
