@@ -12,6 +12,7 @@ live model, in the kit's one palette (:mod:`srgrpo.plots.palette`):
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,7 +22,7 @@ from srgrpo.plumbing.stats import interval_text, p_text
 __all__ = ["CURVE_PANELS", "HELDOUT_PANELS", "plot_real_curves", "plot_real_heldout", "plot_real_comparisons",
            "save_figures", "format_table", "format_comparisons", "format_findings", "seed_values",
            "seeds_cell", "change_text", "bounded_change", "aim_misses", "seeds_at_format_bar", "FORMAT_BAR",
-           "ACCURACY_BAR"]
+           "ACCURACY_BAR", "SLOW_RUN", "cost_text"]
 
 #: Training curves drawn, one row each: name in the run files -> axis label.
 CURVE_PANELS = {
@@ -198,6 +199,36 @@ def bounded_change(stat: Mapping[str, Any], start_percent: float) -> tuple[dict[
 #: The note printed under a table whose change intervals were clipped (:func:`bounded_change`).
 CLIPPED_NOTE = ("* an end of the 95% interval (a t-interval over the seeds) clipped to what the rate allows: the rate "
                 "after training stays within 0-100%.")
+
+
+#: A run that took more than this many times the median run's wall time was slowed by something other than its own
+#: work (the committed comparison's six such runs shared the machine with a notebook's execution or were paused while
+#: the test suite ran: docs/lab.md); :func:`cost_text` counts them apart, so that the total adds up.
+SLOW_RUN = 1.5
+
+
+def cost_text(summary: Mapping[str, Any]) -> str:
+    """What the comparison's ``compute_s`` is made of, from its runs' wall times: the runs at a usual pace, those
+    slowed by other work on the machine (over :data:`SLOW_RUN` times the median), and the pretrained model's
+    evaluation, each with its minutes, so that the total visibly adds up (``25 runs x the median`` does not)."""
+    walls = [run["wall_s"] / 60 for run in summary["runs"]]
+    median = statistics.median(walls)
+    usual = [w for w in walls if w <= SLOW_RUN * median]
+    slow = [w for w in walls if w > SLOW_RUN * median]
+
+    def group(values: list[float], what: str) -> str:
+        low, high = f"{min(values):.1f}", f"{max(values):.1f}"
+        each = low if low == high else f"{low} to {high}"
+        return f"{len(values)} {what} {each} min each ({sum(values):.0f} min)"
+
+    parts = [group(usual, "runs took" if len(usual) != 1 else "run took")]
+    if slow:
+        parts.append(group(slow, f"slowed by other work on the machine (over {SLOW_RUN:g} x the median) took"))
+    start_s = summary["start"].get("eval_s")
+    if start_s:
+        parts.append(f"the pretrained model's evaluation {start_s / 60:.0f} min")
+    return (f"{len(walls)} runs, {summary['compute_s'] / 60:.0f} min in all: " + "; ".join(parts)
+            + f"; median {median:.1f} min a run")
 
 
 def format_table(summary: dict[str, Any]) -> str:

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_figures import CLIPPED_NOTE, bounded_change, change_text, format_findings, seed_values, seeds_cell
+from srgrpo.lab.real_figures import (CLIPPED_NOTE, bounded_change, change_text, cost_text, format_findings, seed_values,
+                                     seeds_cell)
 from srgrpo.lab.results import parse_command
 from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.plumbing.stats import interval_text, p_text
@@ -215,10 +216,8 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
     if real.is_file():
         summary = json.loads(real.read_text())
         links = " ".join(f"![{Path(p).stem}]({figures}{Path(p).name})" for p in summary.get("figures", []))
-        runs = summary["runs"]
         parts.append(f"**SmolLM2-135M-Instruct on synthetic word problems** (`{summary['metadata']['command']}`, "
-                     f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs on "
-                     f"{summary['settings']['workers']} worker(s))\n\n" + real_markdown(summary)
+                     f"{cost_text(summary)}; on {summary['settings']['workers']} worker(s))\n\n" + real_markdown(summary)
                      + ("\n\n" + links if links else ""))
     if (folder / "pilot").is_dir() and any((folder / "pilot").glob("*.json")):
         parts.append(pilot_markdown(folder / "pilot"))

@@ -16,3 +16,7 @@ May import: every other part (it is the top layer).
 Imported by: the notebooks only; nothing in the package imports it (an import-linter contract in ``pyproject.toml``
 checks that).
 """
+
+from srgrpo.notebook.setup import quiet_loggers as _quiet_loggers
+
+_quiet_loggers()  # before any glue module imports a library that logs while it is imported (srgrpo.notebook.setup)

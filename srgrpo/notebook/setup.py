@@ -17,14 +17,24 @@ from typing import Any
 
 from srgrpo.plumbing.runtime import RESULTS_DIR
 
-__all__ = ["PRINT_FIGURE_KWARGS", "in_colab", "setup_notebook", "configure_png", "results_file", "load_results"]
+__all__ = ["PRINT_FIGURE_KWARGS", "in_colab", "quiet_loggers", "setup_notebook", "configure_png", "results_file", "load_results"]
 
 #: PNG options that keep a figure's bytes identical from run to run (no "Software" version chunk).
 PRINT_FIGURE_KWARGS: dict[str, Any] = {"bbox_inches": "tight", "metadata": {"Software": None}}
 
 # Libraries whose warnings and progress bars say nothing to a notebook reader.
 _QUIET_MODULES = r"(torch|transformers|trl|peft|accelerate|datasets|huggingface_hub|tokenizers|bitsandbytes|unsloth|unsloth_zoo|tqdm|matplotlib|jupyter_client|ipywidgets|google)(\..*)?"
-_QUIET_LOGGERS = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch", "unsloth")
+_QUIET_LOGGERS = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch", "unsloth",
+                  "bitsandbytes", "kernels")
+
+
+def quiet_loggers() -> None:
+    """Set the quiet libraries' loggers to errors only. Called when :mod:`srgrpo.notebook` is first imported, before
+    any glue module imports those libraries: some log while being imported (bitsandbytes, on a CPU with AVX512-BF16,
+    warns on stderr that it cannot fetch its CPU 4-bit kernel offline), and stderr in a notebook's first cell breaks
+    strict nbval."""
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def in_colab() -> bool:
@@ -49,8 +59,7 @@ def setup_notebook(quiet_libraries: bool = True) -> None:
             warnings.filterwarnings("ignore", category=category, module=_QUIET_MODULES)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        for name in _QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
+        quiet_loggers()
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")

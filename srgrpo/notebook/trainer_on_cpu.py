@@ -8,13 +8,12 @@ comparison of the real-model lab (``data/results/real.json``) read through sente
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from srgrpo.glossary import label as word_for
 from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, bounded_change, change_text,
-                                     format_comparisons,
+                                     cost_text, format_comparisons,
                                      format_table, plot_real_comparisons, plot_real_curves, plot_real_heldout,
                                      seeds_at_format_bar)
 from srgrpo.lab.real_runs import build_trainer, evaluate_start
@@ -28,6 +27,7 @@ __all__ = [
     "show_prompt",
     "live_settings",
     "live_report",
+    "live_examples",
     "real_highlights",
     "real_conclusions",
     "real_examples",
@@ -88,11 +88,33 @@ def live_report(before: Mapping[str, Any], after: Mapping[str, Any], steps: int)
     return "\n".join(f"{label:<{width}} {_rates(s)}" for label, s in zip(labels, (before, after)))
 
 
+#: The live run's held-out marks, in the order :func:`live_report` counts them: the record field -> the rate's key.
+_MARKS = {"correct": "accuracy", "strict_format": "strict_format", "any_answer_line": "answer_line",
+          "stopped": "stopped"}
+
+
+def live_examples(records: Sequence[Mapping[str, Any]], n: int = 2) -> str:
+    """``n`` of the live run's greedy answers as the model wrote them, with their marks and format reward, so that
+    :func:`live_report`'s counts explain themselves. Answers with an answer line that stopped but are not in format
+    come first (the case a reader asks about when "answer line" and "stopped" rise while "in format" does not), then
+    the others, each group in problem order."""
+    def puzzling(r: Mapping[str, Any]) -> bool:
+        return bool(r["any_answer_line"] and r["stopped"] and not r["strict_format"])
+
+    shown = sorted(records, key=lambda r: not puzzling(r))[:n]  # a stable sort: problem order within each group
+    blocks = []
+    for r in shown:
+        marks = ", ".join(f"{word_for(rate)}: {'yes' if r[key] else 'no'}" for key, rate in _MARKS.items())
+        blocks.append(f"Q{r['index']}: {r['question']}  (gold {r['gold']})\n"
+                      f"--- greedy answer after training ({marks}; format reward {r['format_score']:g})\n"
+                      f"{r['completion'].rstrip()}")
+    return "\n".join(blocks)
+
+
 def real_highlights(summary: Mapping[str, Any]) -> str:
     """The committed comparison's settings, cost and per-method table (mean and per-seed values), from the JSON."""
     cfg, start = summary["settings"], summary["start"]["heldout"]
     seeds = len(cfg["seeds"])
-    runs = summary["runs"]
     lines = [
         f"{cfg['model_name_or_path']}: {cfg['max_steps']} steps a run, {cfg['prompts_per_step']} problem"
         f"{'' if cfg['prompts_per_step'] == 1 else 's'} x {cfg['num_generations']} completions a step (at most "
@@ -100,9 +122,7 @@ def real_highlights(summary: Mapping[str, Any]) -> str:
         f"lr {cfg['learning_rate']:g}, beta {cfg['beta']:g}, {cfg['num_iterations']} update(s) a batch; "
         f"{seeds} seeds per method",
         f"held-out: {start['n']} problems, greedy, at most {cfg['max_new_tokens']} new tokens",
-        f"{len(runs)} runs, {summary['compute_s'] / 60:.0f} min of runs (median "
-        f"{statistics.median(r['wall_s'] for r in runs) / 60:.1f} min each, on one core of "
-        f"{summary['metadata']['machine']['cpu_count']})",
+        f"{cost_text(summary)}, on one core of {summary['metadata']['machine']['cpu_count']}",
         "",
         format_table(dict(summary)),
     ]

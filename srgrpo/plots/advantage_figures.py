@@ -123,8 +123,9 @@ def plot_tau_sweep(
 
 def plot_binary(num_generations: int = 8, taus: Sequence[float] = BINARY_TAUS,
                 line_taus: Sequence[float] = (0.5,), figsize: tuple[float, float] = (11, 4.0)):
-    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap (the rows of
-    :func:`srgrpo.plots.explain.format_binary`'s table at the same ``taus``). Right: what a correct and a wrong completion get under each rule, as a function of k (GRPO,
+    """Left: the shared ``A_soft`` over (k correct, tau) as a heatmap laid out like
+    :func:`srgrpo.plots.explain.format_binary`'s table at the same ``taus`` (k down the rows from 0 at the top, one
+    column a tau). Right: what a correct and a wrong completion get under each rule, as a function of k (GRPO,
     and ``per_sample`` and ``shared`` at each of ``line_taus``: one by default, five lines in all)."""
     from matplotlib.figure import Figure
 
@@ -134,16 +135,16 @@ def plot_binary(num_generations: int = 8, taus: Sequence[float] = BINARY_TAUS,
     fig = Figure(figsize=figsize, layout="constrained")
     ax_h, ax_l = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
 
-    grid = torch.tensor(b["shared"]).T  # (tau, k)
-    im = ax_h.imshow(grid.numpy(), aspect="auto", origin="lower", cmap="Blues", vmin=0, vmax=1)
-    for ti in range(len(b["taus"])):
-        for k in range(K + 1):
-            v = grid[ti, k].item()
-            ax_h.text(k, ti, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v > 0.6 else "black")
-    ax_h.set_xticks(range(K + 1), [str(k) for k in range(K + 1)])
-    ax_h.set_yticks(range(len(b["taus"])), [f"{t:g}" for t in b["taus"]])
-    ax_h.set_xlabel(f"k correct out of K = {K}")
-    ax_h.set_ylabel(r"$\tau$")
+    grid = torch.tensor(b["shared"])  # (k, tau): the table's rows and columns
+    im = ax_h.imshow(grid.numpy(), aspect="auto", origin="upper", cmap="Blues", vmin=0, vmax=1)
+    for k in range(K + 1):
+        for ti in range(len(b["taus"])):
+            v = grid[k, ti].item()
+            ax_h.text(ti, k, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v > 0.6 else "black")
+    ax_h.set_xticks(range(len(b["taus"])), [f"{t:g}" for t in b["taus"]])
+    ax_h.set_yticks(range(K + 1), [str(k) for k in range(K + 1)])
+    ax_h.set_xlabel(r"$\tau$")
+    ax_h.set_ylabel(f"k correct out of K = {K}")
     ax_h.set_title("shared $A_{soft}$: the same for right and wrong completions", fontsize=10)
     fig.colorbar(im, ax=ax_h, shrink=0.85)
 

@@ -36,14 +36,19 @@ def run_label(run: Mapping[str, Any]) -> str:
 
 def method_style(run: Mapping[str, Any], taus: Sequence[float]) -> dict[str, Any]:
     """Line style of a lab run (``{"method", "tau"}``) among the summary's ``taus``: GRPO black, shared blue dashed,
-    per_sample orange, controls grey; darker for a larger tau."""
+    per_sample orange, controls grey (``constant`` dark and dotted with circles, ``random_reward`` light and dash-dotted
+    with triangles); darker for a larger tau."""
     method = run["method"]
     if method == "grpo":
         return {"color": COLORS["grpo"], "linestyle": "-", "linewidth": 2.2}
+    # The two controls learn nothing, so their curves lie on each other: two greys, two dash styles and two markers
+    # (placed at alternate tenths of the axis, so neither hides the other's) tell them apart where they touch.
     if method == "constant":
-        return {"color": "0.45", "linestyle": ":", "linewidth": 2.0}
+        return {"color": "0.25", "linestyle": ":", "linewidth": 2.0, "marker": "o", "markersize": 4,
+                "markevery": (0.0, 0.1)}
     if method == "random_reward":
-        return {"color": "0.45", "linestyle": "-.", "linewidth": 1.6}
+        return {"color": "0.6", "linestyle": "-.", "linewidth": 1.6, "marker": "^", "markersize": 5,
+                "markevery": (0.05, 0.1)}
     rank = next((i for i, t in enumerate(taus) if same_tau(t, run["tau"])), 0)
     shade = 0.45 + 0.5 * (rank / max(len(taus) - 1, 1))
     if method == "shared":

@@ -127,21 +127,34 @@ class MainJob:
             ]
         return "\n".join(lines)
 
-    def settings_table(self) -> str:
-        """Both presets' settings side by side, read from their files: the one that runs here is marked ``*``.
+    def settings_table(self, width: int = 118) -> str:
+        """The settings in which the two presets differ, read from their files, each followed by the reason each file
+        gives on that setting's line (:mod:`srgrpo.train.preset_diff`); then the settings they share. The one that
+        runs here is marked ``*``; "(default)" marks a value a preset leaves at the train command's default. The CPU
+        column's ``max_steps`` is the preset's; this notebook's run may take fewer (:attr:`max_steps`)."""
+        import textwrap
 
-        A row is a flag; "(default)" marks a flag the preset leaves at its default. The CPU column's ``max_steps`` is
-        the preset's; this notebook's run may take fewer (:attr:`max_steps`)."""
+        from srgrpo.train.preset_diff import preset_differences
+
         names = ["smollm2_cpu", "gsm8k_t4"]
-        tables = {name: preset_settings(name) for name in names}
-        keys = list(dict.fromkeys(k for name in names for k in tables[name]))
+        differ, alike = preset_differences(names)
         heads = [f"{name}{' *' if name == self.preset else ''}" for name in names]
-        cells = {name: {k: "(default)" if k not in tables[name] else str(tables[name][k]) for k in keys} for name in names}
-        widths = [max(len(k) for k in keys)] + [max(len(h), *(len(c) for c in cells[n].values()))
-                                                for h, n in zip(heads, names)]
-        lines = ["  ".join(t.ljust(w) for t, w in zip(["setting", *heads], widths)).rstrip()]
-        for k in keys:
-            lines.append("  ".join(t.ljust(w) for t, w in zip([k, *(cells[n][k] for n in names)], widths)).rstrip())
+        cells = [[f"{v}{' (default)' if d else ''}" for v, d in zip(row.values, row.by_default)] for row in differ]
+        widths = [max(len("setting"), *(len(row.setting) for row in differ))] + [
+            max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+
+        def line(texts) -> str:
+            return "  ".join(t.ljust(w) for t, w in zip(texts, widths)).rstrip()
+
+        lines = [line(["setting", *heads])]
+        label = max(len(n) for n in names) + 2
+        for row, row_cells in zip(differ, cells):
+            lines.append(line([row.setting, *row_cells]))
+            for name, reason in zip(names, row.reasons):
+                if reason:
+                    lines += textwrap.wrap(reason, width, initial_indent=f"  {name + ':':<{label}}",
+                                           subsequent_indent=" " * (label + 2))
+        lines += [""] + textwrap.wrap(f"The same in both ({len(alike)}): {', '.join(alike)}.", width)
         return "\n".join(lines)
 
     def report(self, before: Mapping[str, Any], after: Mapping[str, Any] | None = None) -> str:

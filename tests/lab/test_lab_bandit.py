@@ -286,3 +286,21 @@ def test_curves_that_overlap_are_drawn_as_one_line():
                 if l.get_label().startswith("shared")]) == 2
     assert [l.get_label() for l in plot_bandit(summary, tau=2.0).axes[0].get_lines()
             if l.get_label().startswith("shared")] == ["shared(tau=2)"]
+
+
+def test_the_two_controls_can_be_told_apart_where_they_overlap():
+    """Issue 39: notebook 2's two grey control curves lay on each other in one grey and could not be told apart. In
+    the committed figure they still overlap (neither learns), so each needs its own grey, dash style and marker, and
+    their markers must not fall on the same steps."""
+    summary = json.loads((REPO / "data" / "results" / "bandit.json").read_text())
+    lines = {l.get_label(): l for l in plot_bandit(summary).axes[0].get_lines()}
+    constant, random = lines["constant (control)"], lines["random_reward (control)"]
+    gap = max(abs(a - b) for a, b in zip(constant.get_ydata(), random.get_ydata()))
+    assert gap < 0.02  # the case that needs it: the two curves overlap
+    assert constant.get_color() != random.get_color()
+    assert constant.get_linestyle() != random.get_linestyle()
+    assert constant.get_marker() not in ("None", "", None) and random.get_marker() not in ("None", "", None)
+    assert constant.get_marker() != random.get_marker()
+    # Markers every tenth of the line, the second set halfway between the first: never on the same spot.
+    (start_c, every_c), (start_r, every_r) = constant.get_markevery(), random.get_markevery()
+    assert every_c == every_r and abs(start_c - start_r) == every_c / 2

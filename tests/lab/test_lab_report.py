@@ -93,3 +93,34 @@ def test_the_figures_are_redrawn_from_their_json(tmp_path):
     drawn = sorted(p.name for p in tmp_path.glob("*.png"))
     assert drawn == ["bandit.png", "real-comparisons.png", "real-curves.png", "real-heldout.png", "stability-seeds.png"]
     assert all(f"redrew {tmp_path / name}" in proc.stdout for name in drawn)
+
+
+def test_the_comparisons_cost_adds_up_from_its_runs():
+    """Issue 39: "25 runs, 367 min of runs (median 10.9 min each)" did not add up (25 x 10.9 is about 272); the cost
+    sentence splits the total into the runs at a usual pace, the runs slowed by other work (over SLOW_RUN x the
+    median) and the pretrained model's evaluation, each from the JSON, in the lab page and notebook 3 alike."""
+    import re
+    import statistics
+
+    from srgrpo.lab.real_figures import SLOW_RUN, cost_text
+    from srgrpo.notebook.trainer_on_cpu import real_highlights
+
+    summary = json.loads((REPO / "data" / "results" / "real.json").read_text())
+    text = cost_text(summary)
+    walls = [run["wall_s"] for run in summary["runs"]]
+    slow = [w for w in walls if w > SLOW_RUN * statistics.median(walls)]
+    assert len(slow) == 6  # the committed comparison's runs that shared the machine (docs/lab.md)
+    total = re.match(r"(\d+) runs, (\d+) min in all", text)
+    assert total and int(total.group(1)) == len(walls) and int(total.group(2)) == round(summary["compute_s"] / 60)
+    parts = [int(m) for m in re.findall(r"\((\d+) min\)", text)]
+    start = re.search(r"the pretrained model's evaluation (\d+) min", text)
+    assert parts[1] == round(sum(slow) / 60) and f"{len(slow)} slowed by other work" in text
+    assert abs(sum(parts) + int(start.group(1)) - int(total.group(2))) <= 1  # the parts add up (to rounding)
+    assert text in real_highlights(summary) and text in LAB_PAGE.read_text()
+
+
+def test_cost_text_without_slow_runs_or_a_start_time():
+    from srgrpo.lab.real_figures import cost_text
+
+    summary = {"runs": [{"wall_s": 600.0}, {"wall_s": 630.0}, {"wall_s": 660.0}], "start": {}, "compute_s": 1890.0}
+    assert cost_text(summary) == "3 runs, 32 min in all: 3 runs took 10.0 to 11.0 min each (32 min); median 10.5 min a run"

@@ -18,8 +18,8 @@ from srgrpo.plots.advantage_figures import plot_advantages  # noqa: E402
 from srgrpo.notebook.advantage_lab import bandit_explorer, bandit_highlights  # noqa: E402
 from srgrpo.notebook.setup import configure_png, in_colab, load_results, results_file, setup_notebook  # noqa: E402
 from srgrpo.notebook.soft_advantage import advantage_explorer  # noqa: E402
-from srgrpo.notebook.trainer_on_cpu import (live_report, live_settings, real_conclusions, real_examples,  # noqa: E402
-                                          real_highlights, stability_paragraph)
+from srgrpo.notebook.trainer_on_cpu import (live_examples, live_report, live_settings, real_conclusions,  # noqa: E402
+                                          real_examples, real_highlights, stability_paragraph)
 
 REWARDS = [1.0, 0.0, 0.5, 0.0, 1.0, 0.2]
 TAUS = [0.05, 0.1, 0.37, 0.5, 1.0, 2.0, 3.0]
@@ -218,7 +218,7 @@ def test_real_highlights_print_the_json_numbers():
     text = real_highlights(fake_real_summary())
     assert "smollm2: 10 steps a run, 2 problems x 8 completions" in text
     assert "pretrained model: correct 5.0%, in format 0.0%" in text
-    assert "3 seeds per method" in text and "9 runs, 84 min of runs (median 9.3 min each" in text
+    assert "3 seeds per method" in text and "9 runs, 84 min in all: 9 runs took 9.3 min each (84 min); median 9.3 min" in text
     grpo = next(line for line in text.splitlines() if line.strip().startswith("grpo"))
     assert "22.0 (20/22/24)" in grpo and "+17.0 [+12.0, +22.0]" in grpo and "95.3 (95/92/99)" in grpo
     assert "constant (control)" in text
@@ -275,6 +275,39 @@ def test_live_settings_keep_the_committed_recipe_at_a_small_budget():
     report = live_report(heldout, heldout, 3).splitlines()
     assert report[0].startswith("before:") and "correct 10/200" in report[0]
     assert report[1].startswith("after 3 steps:")
+
+
+def test_live_examples_show_answers_with_an_answer_line_that_are_not_in_format_first():
+    """Issue 39: notebook 3's live run reported "answer line 17/20, stopped 17/20" beside "in format 0/20" and said why
+    only in general; two of its greedy answers now show it. Records are scored by the evaluation's own score_record
+    (with heldout_records' two extra fields), so the marks are the rewards' verdicts, not the glue's."""
+    from srgrpo.eval_gsm8k.records import score_record
+    from srgrpo.lab.real_task import heldout_summary
+
+    texts = [("Ann has 3 + 4 = 7 apples.\n#### 7", False),  # in format, correct
+             ("Ann has 3 + 4 = 7 apples and more and more", True),  # cut off
+             ("#### 7", False),  # an answer line that stopped, no work before it: not in format
+             ("3 + 4 = 7\n#### 7\n#### 7", False),  # the answer line repeated: not in format
+             ("3 + 4 = 7\n#### 7 apples", False)]  # decorated: format reward 0.5, and no answer line
+    records = []
+    for i, (text, cut) in enumerate(texts):
+        record = score_record(i, {"question": f"question {i}", "answer": "7"}, text, 10, cut)
+        record.update(strict_format=record["format_score"] == 1.0, stopped=not cut)  # as heldout_records adds them
+        records.append(record)
+    text = live_examples(records)
+    blocks = text.split("Q")[1:]
+    assert [b.split(":")[0] for b in blocks] == ["2", "3"]  # the two puzzling answers, in problem order
+    assert "(correct: yes, in format: no, answer line: yes, stopped: yes; format reward 0)\n#### 7" in blocks[0]
+    assert "(correct: yes, in format: no, answer line: yes, stopped: yes; format reward 0)\n3 + 4 = 7\n#### 7\n#### 7" in blocks[1]
+    rest = live_examples(records, n=5).split("Q")[3:]  # then the others, in problem order
+    assert [b.split(":")[0] for b in rest] == ["0", "1", "4"]
+    assert "answer line: no, stopped: yes; format reward 0.5)" in rest[2]
+    # Every mark agrees with the counts live_report prints from the same records.
+    counts = heldout_summary(records)
+    shown = live_examples(records, n=len(records))
+    assert shown.count("in format: yes") == counts["strict_format"]["count"]
+    assert shown.count("answer line: yes") == counts["answer_line"]["count"]
+    assert shown.count("stopped: yes") == counts["stopped"]["count"]
 
 
 def test_the_scaled_learning_rate_comparison_is_the_bandits_own_runs():
@@ -353,3 +386,24 @@ def test_preset_taus_prints_every_shipped_preset():
     lines = preset_taus().splitlines()
     assert "preset smollm2_cpu: soft_advantage=per_sample, tau=1.0" in lines
     assert "preset gsm8k_t4: soft_advantage=per_sample, tau=0.5" in lines
+
+
+def test_importing_the_glue_writes_nothing_to_stderr():
+    """Issue 39: with the `kernels` package installed, bitsandbytes (imported through peft) logs two warnings on a CPU
+    with AVX512-BF16 while it is imported, offline; in a notebook's first cell that is stderr, which strict nbval
+    compares. The glue quiets those loggers when srgrpo.notebook is first imported. The import runs in a fresh
+    interpreter with the notebooks' environment (notebooks/execute.py's NOTEBOOK_ENV)."""
+    import os
+    import subprocess
+
+    sys.path.insert(0, str(REPO / "notebooks"))
+    try:
+        from execute import NOTEBOOK_ENV
+    finally:
+        sys.path.remove(str(REPO / "notebooks"))
+    env = {**os.environ, **NOTEBOOK_ENV, "PYTHONPATH": str(REPO)}
+    code = ("import srgrpo.notebook.soft_advantage, srgrpo.notebook.advantage_lab, srgrpo.notebook.trainer_on_cpu; "
+            "import peft, logging; print(logging.getLogger('bitsandbytes').getEffectiveLevel())")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.strip() == str(__import__("logging").ERROR)

@@ -80,14 +80,24 @@ def test_bad_tau_is_refused():
         advantage_table(REWARDS, 0.0)
 
 
-def test_the_binary_heatmap_has_the_tables_rows():
+def test_the_binary_heatmap_is_laid_out_like_the_table():
     """Issue 31: notebook 1's heatmap had a tau = 0.25 row its table lacked; both now read BINARY_TAUS, and the line
-    panel draws five series (GRPO, per_sample and shared at one tau) with a readable legend."""
+    panel draws five series (GRPO, per_sample and shared at one tau) with a readable legend. Issue 39: the heatmap had
+    tau on its rows where the table has a column a tau; now each cell stands where the table prints its value."""
     from srgrpo.plots.explain import BINARY_TAUS, format_binary
 
     fig = plot_binary(8)
     heatmap, lines, _ = fig.axes  # the colour bar comes last
-    rows = [float(t.get_text()) for t in heatmap.get_yticklabels()]
-    head = format_binary(8).splitlines()[1]
-    assert rows == list(BINARY_TAUS) == [float(t.split("=")[1]) for t in head.split() if t.startswith("tau=")]
+    table = format_binary(8).splitlines()
+    head, body = table[1], [line.split() for line in table[3:]]
+    columns = [float(t.get_text()) for t in heatmap.get_xticklabels()]
+    assert columns == list(BINARY_TAUS) == [float(t.split("=")[1]) for t in head.split() if t.startswith("tau=")]
+    assert [int(t.get_text()) for t in heatmap.get_yticklabels()] == [int(row[0]) for row in body]
+    # Each cell's text sits at (column, row) of the table's value, k = 0 at the top as in the table.
+    cells = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in heatmap.texts}
+    for k, row in enumerate(body):
+        for ti, value in enumerate(row[2:]):
+            assert abs(float(cells[(ti, k)]) - float(value)) <= 0.0051, (k, ti)  # 2 digits against the table's 3
+    top, bottom = heatmap.get_ylim()[::-1]
+    assert top < bottom  # imshow's origin "upper": row 0 drawn at the top
     assert len(lines.get_legend().get_texts()) == 3 and lines.get_legend().get_texts()[0].get_fontsize() >= 9

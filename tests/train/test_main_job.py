@@ -93,19 +93,72 @@ def test_report_and_saved_files(tmp_path):
     assert "adapter_model.safetensors    saved" in text and "adapter_config.json          MISSING" in text
 
 
-def test_settings_table_shows_both_presets_from_their_files():
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """The settings table's value rows (a row starts at the margin; the reasons under it are indented)."""
+    lines = text.split("\n\n")[0].splitlines()[1:]
+    return {line.split()[0]: line.split()[1:] for line in lines if not line.startswith(" ")}
+
+
+def test_settings_table_shows_only_the_settings_in_which_the_presets_differ():
+    """Issue 39: notebook 4 printed all 39 settings of the two presets; it now prints the ones that differ (a value
+    a preset leaves out is the train command's default), the others named once as "the same in both"."""
+    from srgrpo.train.preset_diff import setting_defaults
     from srgrpo.train.settings import preset_settings
 
     text = M.plan_main_job("cpu").settings_table()
-    header, *rows = text.splitlines()
-    assert header.split() == ["setting", "smollm2_cpu", "*", "gsm8k_t4"] and "#" not in text
-    table = {row.split()[0]: row.split()[1:] for row in rows}
+    header = text.splitlines()[0]
+    assert header.split() == ["setting", "smollm2_cpu", "*", "gsm8k_t4"] and "#" not in header
+    table = _table_rows(text)
     cpu, gpu = preset_settings("smollm2_cpu"), preset_settings("gsm8k_t4")
     assert table["learning_rate"] == [str(cpu["learning_rate"]), str(gpu["learning_rate"])]
     assert table["max_completion_length"] == ["64", "384"] and table["temperature"] == ["0.7", "1.0"]
-    assert table["optim"] == ["(default)", str(gpu["optim"])]  # left at its default on the CPU
+    assert table["optim"][1:] == ["(default)", str(gpu["optim"])]  # left at its default on the CPU
+    # Oracle: the YAML files read as they are, a missing setting taking its field default.
+    defaults = setting_defaults()
+    every = set(cpu) | set(gpu)
+    differ = {k for k in every if cpu.get(k, defaults[k]) != gpu.get(k, defaults[k])}
+    assert set(table) == differ and {"tau", "beta", "seed", "model_name_or_path"} <= differ
+    same = text.split("The same in both")[1]
+    for key in every - differ:
+        assert f" {key}," in same.replace("\n", " ") or f" {key}." in same.replace("\n", " "), key
+    assert "lora_r" not in table and "num_generations" not in table  # the same in both
     assert M.plan_main_job("cuda").settings_table().splitlines()[0].split() == ["setting", "smollm2_cpu",
                                                                                   "gsm8k_t4", "*"]
+
+
+def test_every_difference_between_the_presets_has_its_files_reason():
+    """Issue 39: the table said "(its file gives no reason)"; now every setting in which the presets differ carries,
+    from each preset that sets it, the comment on its line, and the table prints it under the row."""
+    from srgrpo.train.preset_diff import preset_differences, setting_reasons
+
+    differ, _ = preset_differences(["smollm2_cpu", "gsm8k_t4"])
+    text = M.plan_main_job("cpu").settings_table(width=10_000)  # one line a reason
+    for row in differ:
+        assert any(row.reasons), row.setting
+        for name, by_default, reason in zip(("smollm2_cpu", "gsm8k_t4"), row.by_default, row.reasons):
+            if not by_default:
+                assert reason and len(reason.split()) >= 3, (name, row.setting)  # a sentence, not a placeholder
+                assert reason == setting_reasons(name)[row.setting]
+                assert f"  {name}: " in text and reason in text
+    assert "no reason" not in text
+
+
+def test_setting_reasons_read_the_comment_on_a_settings_line_and_its_continuation(tmp_path):
+    from srgrpo.train.preset_diff import setting_reasons
+
+    preset = tmp_path / "p.yaml"
+    preset.write_text("# A file comment: no setting's.\n"
+                      "# A group comment: no setting's either.\n"
+                      "tau: 1.0          # first line of the reason,\n"
+                      "                  # and its continuation\n"
+                      "beta: 0.0\n"
+                      "  # an indented comment after a setting without one belongs to no one\n"
+                      "reward_funcs: [correctness, format]   # summed\n"
+                      "\n"
+                      "# next group\n"
+                      "seed: 3   # why 3\n")
+    assert setting_reasons(str(preset)) == {"tau": "first line of the reason, and its continuation",
+                                            "reward_funcs": "summed", "seed": "why 3"}
 
 
 LOG = {"loss": 0.1, "reward": 0.5, "reward_std": 0.3, "rewards/correctness_reward/mean": 0.25,
