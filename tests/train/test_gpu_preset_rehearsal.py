@@ -76,7 +76,7 @@ def test_gsm8k_t4_rehearsed_on_the_cpu(model, tmp_path, tiny_dir):
     preset = preset_settings("gsm8k_t4")
     resolved = yaml.safe_load((out / "srgrpo_config.yaml").read_text())
     used = {**resolved["training_args"], **resolved["script_args"]}
-    swapped = {"model_name", "output_dir", *OVERRIDES} | ({"dataset"} if data else set())
+    swapped = {"model_name_or_path", "output_dir", *OVERRIDES} | ({"dataset_name"} if data else set())
     for key, value in preset.items():
         if key in swapped:
             continue
