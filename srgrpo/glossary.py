@@ -71,7 +71,7 @@ def eval_count(summary: dict, key: str) -> int | None:
     return round(float(summary[key]) * int(n))
 
 
-#: The learning lab's held-out rate keys (``srgrpo.lab.real_task``) -> their word.
+#: The learning lab's held-out rate keys (``srgrpo.lab.real.task``) -> their word.
 LAB_KEYS: dict[str, str] = {
     "accuracy": "correct",
     "correct": "correct",

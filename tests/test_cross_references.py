@@ -111,7 +111,7 @@ def importable(dotted: str) -> bool:
 
 
 def _module_name(source: Path) -> str | None:
-    """The importable module a package file is (``srgrpo/lab/real.py`` -> ``srgrpo.lab.real``); None for commands'
+    """The importable module a package file is (``srgrpo/lab/real/command.py`` -> ``srgrpo.lab.real.command``); None for commands'
     ``__main__`` (importing one would run it), tests and benchmarks."""
     if not source.is_relative_to(REPO):
         return None

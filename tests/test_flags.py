@@ -33,12 +33,12 @@ def _parsers() -> dict[str, object]:
     from srgrpo.__main__ import MainJobSettings
     from srgrpo.eval_gsm8k.command import EvalSettings
     from srgrpo.gsm8k import GSM8KSettings
-    from srgrpo.lab.bandit_command import BanditCommand
-    from srgrpo.lab.real_settings import RealLabSettings
+    from srgrpo.lab.bandit.command import BanditCommand
+    from srgrpo.lab.real.settings import RealLabSettings
     from srgrpo.lab.recipe.plan import RecipeSettings
     from srgrpo.lab.report import ReportCommand
-    from srgrpo.lab.stability_plan import StabilitySettings
-    from srgrpo.lab.stability_power import PowerSettings
+    from srgrpo.lab.stability.plan import StabilitySettings
+    from srgrpo.lab.stability.power import PowerSettings
     from srgrpo.plots.command import PlotSettings
     from srgrpo.train.settings import build_parser
 

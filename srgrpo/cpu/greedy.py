@@ -1,6 +1,6 @@
 """Greedy completions of chat prompts, the one decoding every held-out measurement of the kit uses.
 
-The evaluate command (:mod:`srgrpo.eval_gsm8k`) and the real-model lab (:mod:`srgrpo.lab.real_task`) both score a
+The evaluate command (:mod:`srgrpo.eval_gsm8k`) and the real-model lab (:mod:`srgrpo.lab.real.task`) both score a
 model by its greedy answers; both call :func:`generate_greedy`, so "accuracy" means the same decoding in each.
 A completion ends at the first end-of-sequence or padding token; one that reached ``max_new_tokens`` is reported as
 cut off, and the scoring then gives it no format credit (:mod:`srgrpo.tasks.rewards`).

@@ -6,18 +6,18 @@ temperatures, and two controls that carry no information about correctness: ``co
 ``random_reward``) and reports how fast each one approaches the best achievable reward, with 95%
 intervals over seeds.
 
-- :mod:`srgrpo.lab.bandit`: a contextual bandit with softmax policies and the exact policy
+- :mod:`srgrpo.lab.bandit.runs`: a contextual bandit with softmax policies and the exact policy
   gradient; the full comparison takes seconds (``python -m srgrpo.lab bandit --output FILE.json``).
-- :mod:`srgrpo.lab.real`: the same comparison with the real trainers on a real pretrained model,
+- :mod:`srgrpo.lab.real.command`: the same comparison with the real trainers on a real pretrained model,
   SmolLM2-135M-Instruct, on synthetic word problems (``python -m srgrpo.lab real --workers 2``; about
-  ten minutes a run on one CPU core). Settings in :mod:`srgrpo.lab.real_settings`, the task in
-  :mod:`srgrpo.lab.real_task`, one run in :mod:`srgrpo.lab.real_runs`, the summary over seeds in
-  :mod:`srgrpo.lab.real_comparison`, figures in :mod:`srgrpo.lab.real_figures`.
+  ten minutes a run on one CPU core). Settings in :mod:`srgrpo.lab.real.settings`, the task in
+  :mod:`srgrpo.lab.real.task`, one run in :mod:`srgrpo.lab.real.runs`, the summary over seeds in
+  :mod:`srgrpo.lab.real.comparison`, figures in :mod:`srgrpo.lab.real.figures`.
 - :mod:`srgrpo.lab.results`: run metadata, Student-t intervals and atomic JSON writing, shared
   by every lab command.
 
-- :mod:`srgrpo.lab.stability`: the declared stability experiment (``python -m srgrpo.lab stability``); what its
-  declared test could see, simulated from its runs, in :mod:`srgrpo.lab.stability_power`
+- :mod:`srgrpo.lab.stability.command`: the declared stability experiment (``python -m srgrpo.lab stability``); what its
+  declared test could see, simulated from its runs, in :mod:`srgrpo.lab.stability.power`
   (``python -m srgrpo.lab power``).
 
 May import: the core, :mod:`srgrpo.models`, :mod:`srgrpo.cpu`, :mod:`srgrpo.tasks`, :mod:`srgrpo.eval_gsm8k` (scoring),
@@ -32,7 +32,7 @@ Quick start::
     plot_bandit(summary, tau=0.5)
 """
 
-from srgrpo.lab.bandit import DEFAULTS, THRESHOLD, bandit_taus, compare_bandit, format_table, plot_bandit, run_bandit
+from srgrpo.lab.bandit.runs import DEFAULTS, THRESHOLD, bandit_taus, compare_bandit, format_table, plot_bandit, run_bandit
 from srgrpo.lab.methods import CONTROL_METHODS, DEFAULT_TAUS, METHODS, SOFT_METHODS, method_advantages, method_grid
 from srgrpo.lab.methods import method_label
 from srgrpo.lab.results import mean_ci95, run_metadata, write_json

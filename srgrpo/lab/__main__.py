@@ -14,13 +14,13 @@ from typing import Sequence
 
 #: Experiments: name -> (module, one-line help). The module defines ``main(argv) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "bandit": ("srgrpo.lab.bandit_command", "compare advantage methods on a contextual bandit (seconds)"),
-    "real": ("srgrpo.lab.real", "SmolLM2-135M-Instruct on synthetic word problems, every method, several seeds"),
-    "stability": ("srgrpo.lab.stability", "per_sample(tau=1) vs grpo on 10 fresh seeds: is the softmax weighting "
+    "bandit": ("srgrpo.lab.bandit.command", "compare advantage methods on a contextual bandit (seconds)"),
+    "real": ("srgrpo.lab.real.command", "SmolLM2-135M-Instruct on synthetic word problems, every method, several seeds"),
+    "stability": ("srgrpo.lab.stability.command", "per_sample(tau=1) vs grpo on 10 fresh seeds: is the softmax weighting "
                                           "more stable and smoother? (declared tests)"),
     "recipe": ("srgrpo.lab.recipe.command", "which CPU recipe makes the main job learn every time? (declared study, "
                                             "tuning seeds and validation problems; hours)"),
-    "power": ("srgrpo.lab.stability_power", "the stability experiment's declared test: how often it would have found "
+    "power": ("srgrpo.lab.stability.power", "the stability experiment's declared test: how often it would have found "
                                             "per_sample's spread halved or quartered (simulated from its runs)"),
     "report": ("srgrpo.lab.report", "write the committed results into docs/lab.md's tables (--check: verify)"),
 }

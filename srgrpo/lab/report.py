@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_figures import (CLIPPED_NOTE, bounded_change, change_text, cost_text, format_findings, seed_values,
+from srgrpo.lab.real.figures import (CLIPPED_NOTE, bounded_change, change_text, cost_text, format_findings, seed_values,
                                      seeds_cell)
 from srgrpo.lab.results import parse_command
 from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
@@ -72,7 +72,7 @@ def _problems(n: int) -> str:
 
 def _bounded(method: dict[str, Any], start: dict[str, Any]) -> str:
     """The accuracy change with its interval clipped to what the rate allows, marked ``*``
-    (:func:`srgrpo.lab.real_figures.bounded_change`)."""
+    (:func:`srgrpo.lab.real.figures.bounded_change`)."""
     change, clipped = bounded_change(method["change"]["accuracy"], start["accuracy"]["percent"])
     return change_text(change, "") + ("\\*" if clipped else "")
 
@@ -223,7 +223,7 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
         parts.append(pilot_markdown(folder / "pilot"))
     stability = folder / "stability.json"
     if stability.is_file():
-        from srgrpo.lab.stability_figures import checkpointed_runs, stability_markdown
+        from srgrpo.lab.stability.figures import checkpointed_runs, stability_markdown
 
         data = json.loads(stability.read_text())
         finished = None if data.get("complete") else checkpointed_runs(folder, data["settings_id"])
@@ -267,19 +267,19 @@ def redraw_figures(results_dir: Path | str | None = None) -> list[Path]:
     drawn: list[Path] = []
     bandit = folder / "bandit.json"
     if bandit.is_file():
-        from srgrpo.lab.bandit_figures import plot_bandit
+        from srgrpo.lab.bandit.figures import plot_bandit
 
         path = folder / "bandit.png"
         plot_bandit(json.loads(bandit.read_text()), path=path)
         drawn.append(path)
     real = folder / "real.json"
     if real.is_file():
-        from srgrpo.lab.real_figures import save_figures
+        from srgrpo.lab.real.figures import save_figures
 
         drawn += save_figures(json.loads(real.read_text()), real)
     stability = folder / "stability.json"
     if stability.is_file():
-        from srgrpo.lab.stability_figures import save_figure
+        from srgrpo.lab.stability.figures import save_figure
 
         data = json.loads(stability.read_text())
         if data.get("runs"):

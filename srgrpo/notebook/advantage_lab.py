@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from srgrpo.lab import compare_bandit, format_table, plot_bandit
-from srgrpo.lab.bandit import DEFAULTS, bandit_taus, run_bandit
+from srgrpo.lab.bandit.runs import DEFAULTS, bandit_taus, run_bandit
 from srgrpo.lab.methods import SOFT_METHODS
 from srgrpo.notebook.setup import load_results, setup_notebook
 from srgrpo.notebook.slider import FigureSlider, tau_slider
@@ -100,7 +100,7 @@ def compare_scaled_lr(taus: Sequence[float] = (0.1, 0.5, 1.0, 2.0), *, lr: float
     ``per_sample``'s advantage :math:`\\tau(Kw_i - 1)` grows with tau, so at a fixed learning rate a small tau takes
     small steps; dividing the learning rate by tau gives every tau steps of the same size and leaves only the
     direction (how much the best completions dominate). Returns rows ``{"tau", "lr", "scaled_lr", "fixed",
-    "scaled"}``: the mean final fraction of the optimum over ``seeds``, from :func:`srgrpo.lab.bandit.run_bandit`
+    "scaled"}``: the mean final fraction of the optimum over ``seeds``, from :func:`srgrpo.lab.bandit.runs.run_bandit`
     (the same bandits for every run).
     """
     rows = []

@@ -12,13 +12,13 @@ from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from srgrpo.glossary import label as word_for
-from srgrpo.lab.real_figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, bounded_change, change_text,
+from srgrpo.lab.real.figures import (ACCURACY_BAR, FORMAT_BAR, aim_misses, bounded_change, change_text,
                                      cost_text, format_comparisons,
                                      format_table, plot_real_comparisons, plot_real_curves, plot_real_heldout,
                                      seeds_at_format_bar)
-from srgrpo.lab.real_runs import build_trainer, evaluate_start
-from srgrpo.lab.real_settings import RealLabSettings, RunSpec
-from srgrpo.lab.real_task import heldout_problems, heldout_records, heldout_summary
+from srgrpo.lab.real.runs import build_trainer, evaluate_start
+from srgrpo.lab.real.settings import RealLabSettings, RunSpec
+from srgrpo.lab.real.task import heldout_problems, heldout_records, heldout_summary
 from srgrpo.notebook.setup import load_results, setup_notebook
 from srgrpo.plots.palette import run_label
 from srgrpo.train.step_table import attach_step_table
@@ -161,7 +161,7 @@ def real_conclusions(summary: Mapping[str, Any], format_bar: float = FORMAT_BAR,
     """A compact table of what the JSON supports, method by method, then the declared comparisons.
 
     Columns: the change in correct answers from the pretrained model with its 95 % interval over seeds (clipped to
-    what the rate allows, marked ``*``: :func:`srgrpo.lab.real_figures.bounded_change`); the seeds whose in format
+    what the rate allows, marked ``*``: :func:`srgrpo.lab.real.figures.bounded_change`); the seeds whose in format
     reached ``format_bar`` percent; and the lab's aim (in format of at least ``format_bar`` percent in every
     seed and an accuracy gain of at least ``accuracy_bar`` points whose interval lies above zero), with what missed it.
     Controls get no aim.
@@ -188,8 +188,8 @@ def stability_paragraph(stability: Mapping[str, Any] | None = None) -> str:
     choosing between the two methods, or, until all its runs are in,
     that they are in progress (the runs checkpointed so far are counted in docs/lab.md, not here: this output is
     compared by nbval and changes only with the results file)."""
-    from srgrpo.lab.stability_figures import format_verdicts, meaning
-    from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
+    from srgrpo.lab.stability.figures import format_verdicts, meaning
+    from srgrpo.lab.stability.plan import DECLARED, FRESH_SEEDS, METHODS
 
     if stability is None:
         stability = load_results("stability.json")

@@ -3,7 +3,7 @@
 GRPO is black, SR-GRPO's ``shared`` form blue (dashed in learning curves), its ``per_sample`` form orange, the
 softmax weights green and the controls grey; a temperature keeps its shade whatever subset of runs is drawn, so a
 slider does not repaint the legend. The figures of notebook 1 (:mod:`srgrpo.plots.advantage_figures`) and of the learning
-lab (:mod:`srgrpo.lab.bandit_figures`, :mod:`srgrpo.lab.real_figures`) draw with it.
+lab (:mod:`srgrpo.lab.bandit.figures`, :mod:`srgrpo.lab.real.figures`) draw with it.
 """
 
 from __future__ import annotations

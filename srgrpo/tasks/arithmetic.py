@@ -11,7 +11,7 @@ worked solution that ends, like GSM8K's gold solutions, with the answer alone on
 
 So :func:`srgrpo.tasks.rewards.correctness_reward` grades a completion exactly as it grades GSM8K.
 :func:`srgrpo.tasks.word_problems.load_arithmetic` asks them through a model's chat template with the kit's GSM8K system
-message; the real-model lab (:mod:`srgrpo.lab.real`) trains and measures SmolLM2 on them.
+message; the real-model lab (:mod:`srgrpo.lab.real.command`) trains and measures SmolLM2 on them.
 
 The generator
 -------------

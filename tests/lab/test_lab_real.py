@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from srgrpo.lab.real_comparison import compare, comparisons, excludes_zero, mean_curve
-from srgrpo.lab.real_runs import examples
-from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, RealLabSettings, RunSpec, run_grid, settings_id
-from srgrpo.lab.real_task import heldout_summary
+from srgrpo.lab.real.comparison import compare, comparisons, excludes_zero, mean_curve
+from srgrpo.lab.real.runs import examples
+from srgrpo.lab.real.settings import PRIMARY_COMPARISONS, RealLabSettings, RunSpec, run_grid, settings_id
+from srgrpo.lab.real.task import heldout_summary
 
 from conftest import REPO, run_module, subprocess_env
 
@@ -97,7 +97,7 @@ def test_a_damaged_run_file_is_redone_and_other_settings_are_kept_apart(tiny_com
     assert settings.runs_folder() == folder  # the grid (methods, seeds) is not part of the settings id
     assert RealLabSettings(**{**settings.to_dict(), "max_steps": 3}).runs_folder() != folder
     assert RealLabSettings(**{**settings.to_dict(), "workers": 2, "threads": 2}).runs_folder() == folder
-    from srgrpo.lab.real import _read_run
+    from srgrpo.lab.real.command import _read_run
 
     sid = settings_id(settings)
     path = folder / "grpo__seed0.json"

@@ -102,7 +102,7 @@ def test_the_comparisons_cost_adds_up_from_its_runs():
     import re
     import statistics
 
-    from srgrpo.lab.real_figures import SLOW_RUN, cost_text
+    from srgrpo.lab.real.figures import SLOW_RUN, cost_text
     from srgrpo.notebook.trainer_on_cpu import real_highlights
 
     summary = json.loads((REPO / "data" / "results" / "real.json").read_text())
@@ -120,7 +120,7 @@ def test_the_comparisons_cost_adds_up_from_its_runs():
 
 
 def test_cost_text_without_slow_runs_or_a_start_time():
-    from srgrpo.lab.real_figures import cost_text
+    from srgrpo.lab.real.figures import cost_text
 
     summary = {"runs": [{"wall_s": 600.0}, {"wall_s": 630.0}, {"wall_s": 660.0}], "start": {}, "compute_s": 1890.0}
     assert cost_text(summary) == "3 runs, 32 min in all: 3 runs took 10.0 to 11.0 min each (32 min); median 10.5 min a run"

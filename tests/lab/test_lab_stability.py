@@ -1,4 +1,4 @@
-"""The stability experiment (srgrpo.lab.stability*): its declared plan, its tests against a slow full enumeration, and
+"""The stability experiment (srgrpo.lab.stability.command*): its declared plan, its tests against a slow full enumeration, and
 its report from the JSON."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srgrpo.lab.real_settings import settings_id
-from srgrpo.lab.stability_analysis import abs_deviations, analyse, mad, permutation_p, roughness
-from srgrpo.lab.stability_figures import stability_markdown, verdict_sentences
-from srgrpo.lab.stability_plan import COMPARISON_SETTINGS_ID, DECLARED, FRESH_SEEDS, METHODS, StabilitySettings
+from srgrpo.lab.real.settings import settings_id
+from srgrpo.lab.stability.analysis import abs_deviations, analyse, mad, permutation_p, roughness
+from srgrpo.lab.stability.figures import stability_markdown, verdict_sentences
+from srgrpo.lab.stability.plan import COMPARISON_SETTINGS_ID, DECLARED, FRESH_SEEDS, METHODS, StabilitySettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_the_declared_settings_are_the_comparisons_and_the_seeds_are_fresh():
 
 
 def test_the_command_refuses_other_settings(capsys):
-    from srgrpo.lab.stability import main
+    from srgrpo.lab.stability.command import main
 
     assert main(["--max_steps", "8", "--declare_only", "true"]) == 2
     assert "not the comparison's" in capsys.readouterr().err
@@ -117,7 +117,7 @@ def test_no_test_is_run_before_every_declared_run_is_in():
 
 
 def test_checkpointed_runs_are_counted_from_their_files(tmp_path):
-    from srgrpo.lab.stability_figures import checkpointed_runs
+    from srgrpo.lab.stability.figures import checkpointed_runs
 
     folder = tmp_path / "stability-runs" / "abc"
     folder.mkdir(parents=True)
@@ -173,7 +173,7 @@ def test_an_interrupted_run_says_how_to_resume_and_writes_nothing(tmp_path, caps
 
 
 def test_the_report_says_where_the_runs_were_computed_and_what_they_took():
-    from srgrpo.lab.stability_figures import computed_on
+    from srgrpo.lab.stability.figures import computed_on
 
     amd = {"cpu_model": "AMD EPYC", "cpu_features": ["avx2"], "runs": 19}
     intel = {"cpu_model": "Intel Xeon", "cpu_features": ["avx2", "amx_bf16"], "runs": 1}

@@ -1,4 +1,4 @@
-"""The stability experiment's power (srgrpo.lab.stability_power): the vectorised declared test against scipy's, the
+"""The stability experiment's power (srgrpo.lab.stability.power): the vectorised declared test against scipy's, the
 observed p against the stored one, and the committed JSON against a rerun of its command."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srgrpo.lab.stability_analysis import abs_deviations, permutation_p
-from srgrpo.lab.stability_plan import ALPHA, METHODS
-from srgrpo.lab.stability_power import exact_p_values, observed_residuals, simulate, split_matrix
+from srgrpo.lab.stability.analysis import abs_deviations, permutation_p
+from srgrpo.lab.stability.plan import ALPHA, METHODS
+from srgrpo.lab.stability.power import exact_p_values, observed_residuals, simulate, split_matrix
 
 REPO = Path(__file__).resolve().parents[2]
 STABILITY = json.loads((REPO / "data" / "results" / "stability.json").read_text())

@@ -183,8 +183,8 @@ def test_results_file_finds_committed_results_and_explains_a_missing_one():
 
 def fake_real_summary():
     """A real-lab summary built by the lab's own comparison from made-up runs (3 seeds a method)."""
-    from srgrpo.lab.real_comparison import compare, comparisons
-    from srgrpo.lab.real_settings import PRIMARY_COMPARISONS
+    from srgrpo.lab.real.comparison import compare, comparisons
+    from srgrpo.lab.real.settings import PRIMARY_COMPARISONS
 
     def heldout(accuracy, strict):
         rates = {"accuracy": accuracy, "strict_format": strict, "answer_line": strict, "stopped": 90.0}
@@ -244,7 +244,7 @@ def test_real_conclusions_are_a_table_that_follows_the_json():
 
 
 def test_real_findings_are_sentences_from_the_json():
-    from srgrpo.lab.real_figures import format_findings
+    from srgrpo.lab.real.figures import format_findings
 
     lines = format_findings(fake_real_summary())
     assert lines[0] == ("`grpo`: in format 95/92/99% (3 of 3 seeds at 90% or more), accuracy change "
@@ -282,7 +282,7 @@ def test_live_examples_show_answers_with_an_answer_line_that_are_not_in_format_f
     only in general; two of its greedy answers now show it. Records are scored by the evaluation's own score_record
     (with heldout_records' two extra fields), so the marks are the rewards' verdicts, not the glue's."""
     from srgrpo.eval_gsm8k.records import score_record
-    from srgrpo.lab.real_task import heldout_summary
+    from srgrpo.lab.real.task import heldout_summary
 
     texts = [("Ann has 3 + 4 = 7 apples.\n#### 7", False),  # in format, correct
              ("Ann has 3 + 4 = 7 apples and more and more", True),  # cut off
@@ -311,7 +311,7 @@ def test_live_examples_show_answers_with_an_answer_line_that_are_not_in_format_f
 
 
 def test_the_scaled_learning_rate_comparison_is_the_bandits_own_runs():
-    from srgrpo.lab.bandit import run_bandit
+    from srgrpo.lab.bandit.runs import run_bandit
     from srgrpo.notebook.advantage_lab import compare_scaled_lr, format_scaled_lr
 
     small = dict(seeds=2, steps=20, prompts=4)
@@ -331,7 +331,7 @@ def test_change_intervals_never_imply_a_rate_outside_0_to_100():
     what the rate allows and marked, with a note saying so."""
     import re
 
-    from srgrpo.lab.real_figures import CLIPPED_NOTE, bounded_change, format_table
+    from srgrpo.lab.real.figures import CLIPPED_NOTE, bounded_change, format_table
 
     stat = {"mean": -3.9, "low": -6.62, "high": -1.18}
     clipped, was = bounded_change(stat, 5.0)
@@ -355,7 +355,7 @@ def test_change_intervals_never_imply_a_rate_outside_0_to_100():
 
 
 def test_stability_paragraph_says_what_was_declared_and_what_is_done():
-    from srgrpo.lab.stability_plan import DECLARED, FRESH_SEEDS, METHODS
+    from srgrpo.lab.stability.plan import DECLARED, FRESH_SEEDS, METHODS
 
     text = stability_paragraph({"runs": [], "complete": False})
     assert "docs/stability.md" in text and DECLARED["question"] in text
@@ -366,7 +366,7 @@ def test_stability_paragraph_says_what_was_declared_and_what_is_done():
     # once complete, each hypothesis gets its verdict sentence
     runs = [{"label": label, "seed": seed, "heldout": {"accuracy": {"percent": 20.0 + (seed % 3) * (label == "grpo")}},
              "curves": {"reward": [0.0, 0.5, 0.25]}} for label in METHODS for seed in FRESH_SEEDS]
-    from srgrpo.lab.stability_analysis import analyse
+    from srgrpo.lab.stability.analysis import analyse
 
     done = stability_paragraph({"runs": runs, "complete": True, "analysis": analyse(runs, 5.0)})
     verdicts = [line for line in done.splitlines() if line.startswith("- ")]

@@ -1,4 +1,4 @@
-"""The synthetic word problems (srgrpo.tasks.arithmetic) and the lab's control trainer (srgrpo.lab.real_runs)."""
+"""The synthetic word problems (srgrpo.tasks.arithmetic) and the lab's control trainer (srgrpo.lab.real.runs)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_control_trainer_replaces_the_advantages(tmp_path, tiny_dir, method):
     from datasets import Dataset
 
     from srgrpo.config import SRGRPOConfig
-    from srgrpo.lab.real_runs import control_trainer_class
+    from srgrpo.lab.real.runs import control_trainer_class
     from srgrpo.models.tiny import load_tiny
 
     model, tokenizer = load_tiny(tiny_dir)
@@ -79,7 +79,7 @@ def test_control_trainer_replaces_the_advantages(tmp_path, tiny_dir, method):
 
 
 def test_control_trainer_refuses_a_soft_method():
-    from srgrpo.lab.real_runs import control_trainer_class
+    from srgrpo.lab.real.runs import control_trainer_class
 
     with pytest.raises(ValueError):
         control_trainer_class()(lab_method="per_sample")

@@ -1,7 +1,7 @@
 """``python -m srgrpo.lab bandit --output FILE.json``: every advantage method on the contextual bandit, in seconds.
 
 Writes ``FILE.json`` and a figure ``FILE.png`` beside it (``--png`` elsewhere). The JSON is a
-:func:`srgrpo.lab.bandit.compare_bandit` summary plus where it came from::
+:func:`srgrpo.lab.bandit.runs.compare_bandit` summary plus where it came from::
 
     {"experiment": "bandit",
      "metadata": {"command", "argv", "versions", "machine", "timestamp_utc"},
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from srgrpo.lab.bandit import DEFAULT_CHECKPOINTS, DEFAULTS, REWARDS, compare_bandit, format_table, plot_bandit
+from srgrpo.lab.bandit.runs import DEFAULT_CHECKPOINTS, DEFAULTS, REWARDS, compare_bandit, format_table, plot_bandit
 from srgrpo.lab.methods import DEFAULT_TAUS, METHODS
 from srgrpo.lab.results import parse_command, run_metadata, write_json
 
@@ -54,7 +54,7 @@ class BanditCommand:
 
 def main(argv: Sequence[str] = ()) -> int:
     args = parse_command(BanditCommand, argv, "bandit",
-                         "Compare advantage methods on a contextual bandit (srgrpo.lab.bandit).",
+                         "Compare advantage methods on a contextual bandit (srgrpo.lab.bandit.runs).",
                          extra_renamed={"--seeds": "--num_seeds"})
     start = time.perf_counter()
     try:

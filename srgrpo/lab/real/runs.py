@@ -11,7 +11,7 @@ settings (:func:`trainer_args`) and the same budget. Only the advantage differs:
   advantage hook returns :func:`srgrpo.lab.methods.method_advantages`.
 
 :func:`evaluate_start` measures the pretrained model once (greedy decoding: every seed would give the same answers);
-:func:`train_and_evaluate` is one run. Both return plain dicts that :mod:`srgrpo.lab.real` stores as run files.
+:func:`train_and_evaluate` is one run. Both return plain dicts that :mod:`srgrpo.lab.real.command` stores as run files.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import warnings
 from typing import Any, Sequence
 
 from srgrpo.lab.methods import SOFT_METHODS, method_advantages
-from srgrpo.lab.real_settings import RealLabSettings, RunSpec
-from srgrpo.lab.real_task import REWARD_FUNCS, heldout_records, heldout_summary, train_problems
+from srgrpo.lab.real.settings import RealLabSettings, RunSpec
+from srgrpo.lab.real.task import REWARD_FUNCS, heldout_records, heldout_summary, train_problems
 
 __all__ = ["CURVE_KEYS", "control_trainer_class", "trainer_args", "build_trainer", "evaluate_start",
            "train_and_evaluate", "examples"]

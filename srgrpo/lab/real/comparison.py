@@ -15,7 +15,7 @@ What the summary gives, per method and rate:
 Comparisons between methods are *paired by seed*: run ``k`` of two methods share their seed, hence their problem
 order and adapter initialisation, so the per-seed differences are what a paired t-test reads
 (:func:`srgrpo.plumbing.stats.paired_t_test`: mean, 95% interval, two-sided p, seeds above zero). The lab declares its
-*primary* comparisons in advance (:data:`srgrpo.lab.real_settings.PRIMARY_COMPARISONS`, on held-out accuracy); their
+*primary* comparisons in advance (:data:`srgrpo.lab.real.settings.PRIMARY_COMPARISONS`, on held-out accuracy); their
 p-values are adjusted together with Holm's method (:func:`srgrpo.plumbing.stats.holm`), so "significant" means the family's
 chance of any false claim is at most 5%. Every other pair and rate is *exploratory*: reported with its unadjusted
 interval and counted, never called a finding.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import statistics
 from typing import Any, Sequence
 
-from srgrpo.lab.real_task import HELDOUT_RATES
+from srgrpo.lab.real.task import HELDOUT_RATES
 from srgrpo.plumbing.stats import holm, paired_t_test
 
 __all__ = ["RATES", "method_summary", "compare", "paired_difference", "comparisons", "excludes_zero", "mean_curve"]

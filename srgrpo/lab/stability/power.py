@@ -1,6 +1,6 @@
 r"""``python -m srgrpo.lab power``: what the stability experiment's declared test could see, by simulation.
 
-The stability experiment (:mod:`srgrpo.lab.stability_plan`) found "more stable" (H1) *not supported*. A reader then
+The stability experiment (:mod:`srgrpo.lab.stability.plan`) found "more stable" (H1) *not supported*. A reader then
 needs to know whether the design could have found it: how often would the declared test, at 10 runs a method, have
 said "supported" had ``per_sample(tau=1)``'s seed-to-seed spread really been half ``grpo``'s, or a quarter? This
 module answers by simulation from the experiment's own runs (``data/results/stability.json``), without training:
@@ -12,12 +12,12 @@ module answers by simulation from the experiment's own runs (``data/results/stab
    ``grpo``, 10 more for ``per_sample`` multiplied by :math:`\rho`. Both draw from the same pool, so per_sample's
    expected MAD is exactly :math:`\rho` times grpo's (0.5: a halving, 0.25: a quartering; 1: no difference, where
    the rejection rate is the test's size and must stay at or below alpha).
-3. **The declared test on it**, exactly as :mod:`srgrpo.lab.stability_analysis` runs it: each run's absolute
+3. **The declared test on it**, exactly as :mod:`srgrpo.lab.stability.analysis` runs it: each run's absolute
    deviation from its own method's (simulated) median, the statistic :math:`\mathrm{MAD}_\text{grpo} -
    \mathrm{MAD}_\text{per\_sample}`, the exact one-sided permutation p over all :math:`\binom{20}{10} = 184{,}756`
    splits, "supported" when p < alpha (0.05). Here the splits are one 0/1 matrix, built once, and a batch of
    simulated experiments is one matrix product (:func:`exact_p_values`); the tests check it against
-   ``scipy.stats.permutation_test`` (the analysis's own :func:`srgrpo.lab.stability_analysis.permutation_p`) and
+   ``scipy.stats.permutation_test`` (the analysis's own :func:`srgrpo.lab.stability.analysis.permutation_p`) and
    against the stored H1 p of the observed runs.
 4. **The power** at :math:`\rho`: the share of simulated experiments that say "supported", with its 95% Wilson
    interval (the simulation's own error). The same draws serve every :math:`\rho` (common random numbers), so the
@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from srgrpo.lab.results import parse_command, run_metadata, write_json
-from srgrpo.lab.stability_plan import ALPHA, METHODS
+from srgrpo.lab.stability.plan import ALPHA, METHODS
 from srgrpo.plumbing.stats import wilson_interval
 
 __all__ = ["PowerSettings", "split_matrix", "exact_p_values", "observed_residuals", "simulate", "power_summary", "main"]
@@ -152,7 +152,7 @@ def power_summary(rejections: dict[float, int], simulations: int) -> list[dict[s
 def main(argv: Sequence[str] = ()) -> int:
     settings = parse_command(PowerSettings, argv, "power",
                              "How often the stability experiment's declared test (H1) would have found per_sample's "
-                             "spread halved or quartered: simulated from its runs (srgrpo.lab.stability_power).")
+                             "spread halved or quartered: simulated from its runs (srgrpo.lab.stability.power).")
     if settings.simulations < 100 or settings.batch < 1 or not settings.ratios or min(settings.ratios) <= 0:
         print("error: --simulations must be at least 100, --batch at least 1, and every --ratios value above 0",
               file=sys.stderr)

@@ -1,9 +1,9 @@
 """``python -m srgrpo.lab stability``: is SR-GRPO "smoother and more stable" than GRPO? Fresh seeds, declared tests.
 
-The plan, hypotheses and tests were fixed before the first run (:mod:`srgrpo.lab.stability_plan`, written into the
-results file's ``declared`` block by ``--declare_only``); the runs are the real-model lab's (:mod:`srgrpo.lab.real`:
+The plan, hypotheses and tests were fixed before the first run (:mod:`srgrpo.lab.stability.plan`, written into the
+results file's ``declared`` block by ``--declare_only``); the runs are the real-model lab's (:mod:`srgrpo.lab.real.command`:
 same settings id, same code, resumable: each finished run is kept in ``--work_dir`` and a rerun skips it); the tests
-are :mod:`srgrpo.lab.stability_analysis`.
+are :mod:`srgrpo.lab.stability.analysis`.
 
 Output: ``--output`` (default ``data/results/stability.json``)::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from srgrpo.lab.results import parse_command, run_and_write, run_metadata, write_json
-from srgrpo.lab.stability_plan import COMPARISON_SETTINGS_ID, DECLARED, StabilitySettings
+from srgrpo.lab.stability.plan import COMPARISON_SETTINGS_ID, DECLARED, StabilitySettings
 
 __all__ = ["main", "summarise"]
 
@@ -37,8 +37,8 @@ def _machines(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summarise(comparison: dict[str, Any]) -> dict[str, Any]:
-    """The stability file from the lab's run summary (:func:`srgrpo.lab.real.run_comparison`)."""
-    from srgrpo.lab.stability_analysis import analyse
+    """The stability file from the lab's run summary (:func:`srgrpo.lab.real.command.run_comparison`)."""
+    from srgrpo.lab.stability.analysis import analyse
 
     start_accuracy = comparison["start"]["heldout"]["accuracy"]["percent"]
     return {
@@ -60,8 +60,8 @@ def summarise(comparison: dict[str, Any]) -> dict[str, Any]:
 def main(argv: Sequence[str] = ()) -> int:
     settings = parse_command(StabilitySettings, argv, "stability",
                              "Test, on fresh seeds, whether per_sample(tau=1) is more stable and smoother than grpo "
-                             "(srgrpo.lab.stability_plan declares how).")
-    from srgrpo.lab.real_settings import settings_id
+                             "(srgrpo.lab.stability.plan declares how).")
+    from srgrpo.lab.real.settings import settings_id
 
     sid = settings_id(settings)
     if sid != COMPARISON_SETTINGS_ID:
@@ -75,8 +75,8 @@ def main(argv: Sequence[str] = ()) -> int:
                             "runs": [], "metadata": run_metadata(["stability", *argv])})
         print(f"wrote the declared plan to {output}; run `python -m srgrpo.lab stability` to run it")
         return 0
-    from srgrpo.lab.real import run_comparison
-    from srgrpo.lab.stability_figures import format_verdicts, save_figure
+    from srgrpo.lab.real.command import run_comparison
+    from srgrpo.lab.stability.figures import format_verdicts, save_figure
 
     summary = run_and_write(settings, argv, "stability", lambda s: summarise(run_comparison(s)),
                             lambda summary, out: [save_figure(summary, out)])

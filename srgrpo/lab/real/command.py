@@ -1,7 +1,7 @@
 """``python -m srgrpo.lab real``: every advantage method on a real pretrained model (SmolLM2-135M-Instruct), on a CPU.
 
-The experiment (task in :mod:`srgrpo.lab.real_task`, runs in :mod:`srgrpo.lab.real_runs`, settings in
-:mod:`srgrpo.lab.real_settings`): measure the pretrained model's greedy answers to the held-out problems once, then
+The experiment (task in :mod:`srgrpo.lab.real.task`, runs in :mod:`srgrpo.lab.real.runs`, settings in
+:mod:`srgrpo.lab.real.settings`): measure the pretrained model's greedy answers to the held-out problems once, then
 for every seed and every method train from that model with the same settings and budget and measure again.
 
 Resumable
@@ -18,12 +18,12 @@ Output
     {"experiment": "real", "metadata": {command, argv, versions, machine, timestamp_utc},
      "settings": {...}, "settings_id", "complete": bool,
      "start": {"heldout": {n, accuracy, strict_format, answer_line, stopped, mean_tokens}, "examples", "eval_s"},
-     "methods": {label: srgrpo.lab.real_comparison.method_summary(...)},
-     "comparisons": srgrpo.lab.real_comparison.comparisons(...) (primary, Holm-adjusted; exploratory),
+     "methods": {label: srgrpo.lab.real.comparison.method_summary(...)},
+     "comparisons": srgrpo.lab.real.comparison.comparisons(...) (primary, Holm-adjusted; exploratory),
      "runs": [every run's result: curves, heldout, examples, seconds],
      "elapsed_s", "compute_s", "resumed_runs", "figures": [...]}
 
-and the figures beside it (:mod:`srgrpo.lab.real_figures`). ``--workers 2`` runs two runs at once, each in its own
+and the figures beside it (:mod:`srgrpo.lab.real.figures`). ``--workers 2`` runs two runs at once, each in its own
 process with ``--threads`` torch threads (each peaks near 6 GB of memory).
 """
 
@@ -37,8 +37,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.real_comparison import compare, comparisons
-from srgrpo.lab.real_settings import PRIMARY_COMPARISONS, PRIMARY_RATE, RealLabSettings, RunSpec, run_grid, settings_id
+from srgrpo.lab.real.comparison import compare, comparisons
+from srgrpo.lab.real.settings import PRIMARY_COMPARISONS, PRIMARY_RATE, RealLabSettings, RunSpec, run_grid, settings_id
 from srgrpo.lab.results import machine_record, parse_command, run_and_write, write_json
 from srgrpo.plumbing.runtime import torch_threads
 
@@ -60,8 +60,8 @@ def _read_run(path: Path, sid: str) -> dict[str, Any] | None:
 
 def _work(settings: RealLabSettings, spec: RunSpec | None) -> dict[str, Any]:
     """Do one unit of work (the start's evaluation when ``spec`` is None, else one run) and store it."""
-    from srgrpo.lab.real_runs import evaluate_start, train_and_evaluate
-    from srgrpo.lab.real_task import heldout_problems
+    from srgrpo.lab.real.runs import evaluate_start, train_and_evaluate
+    from srgrpo.lab.real.task import heldout_problems
 
     from transformers.utils import logging as hf_logging
 
@@ -162,8 +162,8 @@ def run_comparison(settings: RealLabSettings, log=print) -> dict[str, Any]:
 
 def main(argv: Sequence[str] = ()) -> int:
     settings = parse_command(RealLabSettings, argv, "real",
-                             "Compare advantage methods on SmolLM2-135M-Instruct, offline, on a CPU (srgrpo.lab.real).")
-    from srgrpo.lab.real_figures import format_comparisons, format_table, save_figures
+                             "Compare advantage methods on SmolLM2-135M-Instruct, offline, on a CPU (srgrpo.lab.real.command).")
+    from srgrpo.lab.real.figures import format_comparisons, format_table, save_figures
 
     summary = run_and_write(settings, argv, "real", run_comparison, save_figures)
     if summary is None:

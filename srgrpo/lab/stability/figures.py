@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from srgrpo.lab.stability_plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS, missing_runs
+from srgrpo.lab.stability.plan import ALPHA, DECLARED, FRESH_SEEDS, METHODS, missing_runs
 from srgrpo.plots.palette import COLORS
 from srgrpo.plumbing.stats import p_text
 

@@ -1,4 +1,4 @@
-r"""The stability experiment's analysis: the declared tests of :mod:`srgrpo.lab.stability_plan`, on the runs' JSON.
+r"""The stability experiment's analysis: the declared tests of :mod:`srgrpo.lab.stability.plan`, on the runs' JSON.
 
 Both hypotheses are tested the same way: an exact one-sided permutation test of a difference between two groups of
 per-run values (``scipy.stats.permutation_test`` with ``permutation_type="independent"``, which enumerates every
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from srgrpo.lab.stability_plan import ALPHA, FRESH_SEEDS, METHODS, missing_runs
+from srgrpo.lab.stability.plan import ALPHA, FRESH_SEEDS, METHODS, missing_runs
 
 __all__ = ["abs_deviations", "mad", "roughness", "permutation_p", "analyse", "collapsed"]
 
@@ -96,7 +96,7 @@ def _replication(soft: list[dict[str, Any]], grpo: list[dict[str, Any]]) -> dict
 def analyse(runs: Sequence[dict[str, Any]], start_accuracy: float) -> dict[str, Any]:
     """The declared tests and what is reported beside them, from the fresh runs (each a lab run's result).
 
-    The tests run only once every declared run is in (:data:`srgrpo.lab.stability_plan.FRESH_SEEDS` for both
+    The tests run only once every declared run is in (:data:`srgrpo.lab.stability.plan.FRESH_SEEDS` for both
     methods): a p-value computed on the runs finished so far would be a look at the data before its end."""
     groups = _by_method(runs)
     soft, grpo = (groups[label] for label in METHODS)

@@ -1,4 +1,4 @@
-"""The bandit lab's figure and table, drawn from a :func:`srgrpo.lab.bandit.compare_bandit` summary (or its JSON
+"""The bandit lab's figure and table, drawn from a :func:`srgrpo.lab.bandit.runs.compare_bandit` summary (or its JSON
 read back): mean learning curves with 95% bands in the kit's one palette (:mod:`srgrpo.plots.palette`), and a plain-text
 table of the fraction of the optimum at each checkpoint.
 """
@@ -31,10 +31,10 @@ def plot_bandit(
     bands: bool = True,
     overlap: float = 0.02,
 ):
-    """Draw the mean learning curves of a :func:`srgrpo.lab.bandit.compare_bandit` summary, with 95% bands.
+    """Draw the mean learning curves of a :func:`srgrpo.lab.bandit.runs.compare_bandit` summary, with 95% bands.
 
     Args:
-        summary: what :func:`srgrpo.lab.bandit.compare_bandit` returned (or its ``"summary"`` read back from JSON).
+        summary: what :func:`srgrpo.lab.bandit.runs.compare_bandit` returned (or its ``"summary"`` read back from JSON).
         tau: if given, draw the soft methods at this temperature only (GRPO and the controls are
             always drawn): what a notebook's tau slider calls.
         path: if given, save the figure there (the format follows the suffix, e.g. ``.png``).

@@ -1,4 +1,4 @@
-"""The real-model lab's figures and plain-text tables, drawn from its JSON (:mod:`srgrpo.lab.real`), never from a
+"""The real-model lab's figures and plain-text tables, drawn from its JSON (:mod:`srgrpo.lab.real.command`), never from a
 live model, in the kit's one palette (:mod:`srgrpo.plots.palette`):
 
 * :func:`plot_real_heldout`: held-out rates after training, every seed a dot, the mean a bar across them, the

@@ -5,7 +5,7 @@ The specification presents softmax-weighted advantages as giving "smoother and m
 told apart, but their held-out accuracies spread very differently over seeds 1-5 (grpo 22/16/4/27/25, per_sample
 20/20/21.5/17.5/21). That was seen after the fact, on the seeds that suggested it. This experiment settles it on
 fresh seeds (6 to 15, none of those 0-5 that chose or suggested anything) at the comparison's exact settings (the same
-:func:`srgrpo.lab.real_settings.settings_id`), with the hypotheses, tests and alpha below fixed before any run.
+:func:`srgrpo.lab.real.settings.settings_id`), with the hypotheses, tests and alpha below fixed before any run.
 
 The claim is made for softmax weighting; the specification's own ``shared`` mode hardly learns (the comparison), so
 the test is on ``per_sample``, the softmax-weighted mode that learns.
@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from srgrpo.lab.real_settings import RealLabSettings
+from srgrpo.lab.real.settings import RealLabSettings
 
 __all__ = ["DECLARED", "StabilitySettings", "FRESH_SEEDS", "METHODS", "ALPHA", "COMPARISON_SETTINGS_ID", "missing_runs"]
 

@@ -83,7 +83,7 @@ from srgrpo.lab.methods import (
     method_grid,
     method_label,
 )
-from srgrpo.lab.bandit_figures import THRESHOLD, bandit_taus, format_table, plot_bandit
+from srgrpo.lab.bandit.figures import THRESHOLD, bandit_taus, format_table, plot_bandit
 from srgrpo.plumbing.runtime import torch_threads
 from srgrpo.plumbing.stats import mean_ci95, rounded, t_quantile_975
 

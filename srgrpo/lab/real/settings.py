@@ -36,7 +36,7 @@ __all__ = ["RealLabSettings", "RunSpec", "run_grid", "settings_id", "ID_NAMES", 
 REAL_LAB_RECIPE = 1
 
 #: The comparisons the lab declares before its runs, each ``(method, other)`` on held-out accuracy, paired by seed
-#: (:func:`srgrpo.lab.real_comparison.comparisons`): does the kit's ``per_sample`` differ from TRL's GRPO and from the
+#: (:func:`srgrpo.lab.real.comparison.comparisons`): does the kit's ``per_sample`` differ from TRL's GRPO and from the
 #: specification's ``shared``, and does each advantage teach more than the ``constant`` control (every completion
 #: pushed up alike)? Five tests, Holm-adjusted together; everything else the lab reports is exploratory.
 PRIMARY_COMPARISONS = (
