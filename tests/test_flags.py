@@ -39,13 +39,15 @@ def _parsers() -> dict[str, object]:
     from srgrpo.lab.report import ReportCommand
     from srgrpo.lab.stability.plan import StabilitySettings
     from srgrpo.lab.stability.power import PowerSettings
+    from srgrpo.lab.wrong_work.plan import WrongWorkSettings
     from srgrpo.plots.command import PlotSettings
     from srgrpo.train.settings import build_parser
 
     return {"srgrpo": _hf(MainJobSettings), "train": build_parser(), "evaluate": _hf(EvalSettings),
             "plots": _hf(PlotSettings), "gsm8k": _hf(GSM8KSettings), "lab bandit": _hf(BanditCommand),
             "lab real": _hf(RealLabSettings), "lab stability": _hf(StabilitySettings), "lab recipe": _hf(RecipeSettings),
-            "lab power": _hf(PowerSettings), "lab report": _hf(ReportCommand)}
+            "lab power": _hf(PowerSettings), "lab report": _hf(ReportCommand),
+            "lab wrong_work": _hf(WrongWorkSettings)}
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +137,7 @@ def test_the_real_commands_name_the_new_flag(tmp_path, cmd, old, new):
 
 
 _COMMAND = re.compile(r"(?:python -m|accelerate launch -m|torchrun(?: --\S+)* -m) (srgrpo(?:\.[a-z_0-9]+)?)"
-                      r"(?: (bandit|real|stability|recipe|power|report))?([^`\n#]*)")
+                      r"(?: (bandit|real|stability|recipe|power|report|wrong_work))?([^`\n#]*)")
 _NAMES = {"srgrpo": "srgrpo", "srgrpo.train": "train", "srgrpo.eval_gsm8k": "evaluate", "srgrpo.plots": "plots",
           "srgrpo.gsm8k": "gsm8k"}
 

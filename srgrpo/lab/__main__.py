@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                           "more stable and smoother? (declared tests)"),
     "recipe": ("srgrpo.lab.recipe.command", "which CPU recipe makes the main job learn every time? (declared study, "
                                             "tuning seeds and validation problems; hours)"),
+    "wrong_work": ("srgrpo.lab.wrong_work.command", "does RL make 'right answer, wrong work' more common? (declared "
+                                                    "test over the main job's confirmation seeds)"),
     "power": ("srgrpo.lab.stability.power", "the stability experiment's declared test: how often it would have found "
                                             "per_sample's spread halved or quartered (simulated from its runs)"),
     "report": ("srgrpo.lab.report", "write the committed results into docs/lab.md's tables (--check: verify)"),
