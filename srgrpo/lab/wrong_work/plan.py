@@ -57,9 +57,10 @@ Reported, not tested
       Not a Fisher test on pooled counts: the pooled answers are not independent.
     * The lab's stored examples (``data/results/real.json`` and ``stability.json``: each run keeps its first three
       held-out answers, and the first correct one in format when none of those is): per method, how many stored
-      answers are correct and how many of those have a false equation. Descriptive only: little can be said, with 0
-      to 10 correct examples a method, chosen partly *because* they are correct and in format, and read while the
-      checker's rule was written (they are its development set, ``docs/answer-checking.md``).
+      answers are correct and how many of those have a false equation. Descriptive only: little can be said, with a
+      handful of correct examples a method (the results file gives each n), chosen partly *because* they are correct
+      and in format, and read while the checker's rule was written (they are its development set,
+      ``docs/answer-checking.md``).
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ DECLARED: dict[str, Any] = {
         "none left counted and set aside; 2.5 and 97.5 percentiles. Caveat in the answer when it covers 0 and the "
         "declared interval does not",
         "the lab's stored examples (data/results/real.json, stability.json): per method, correct examples and how "
-        "many have a false equation; descriptive only, little can be said (0 to 10 correct a method, chosen partly "
-        "for being correct, the checker's development set)",
+        "many have a false equation; descriptive only, little can be said (a handful of correct examples a method, n "
+        "given with each count; chosen partly for being correct; the checker's development set)",
     ],
 }
 
