@@ -30,8 +30,8 @@ from srgrpo.lab.results import parse_command
 from srgrpo.plumbing.runtime import REPO_ROOT, RESULTS_DIR
 from srgrpo.plumbing.stats import interval_text, p_text
 
-__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "power_markdown", "recipe_markdown", "results_markdown",
-           "update_lab_page",
+__all__ = ["START", "END", "LAB_PAGE", "bandit_markdown", "real_markdown", "power_markdown", "recipe_markdown",
+           "wrong_work_markdown", "results_markdown", "update_lab_page",
            "redraw_figures", "ReportCommand", "main"]
 
 START = "<!-- lab-results:start -->"
@@ -201,6 +201,32 @@ def recipe_markdown(data: dict[str, Any]) -> str:
             f"other work). {status}")
 
 
+def wrong_work_markdown(data: dict[str, Any]) -> str:
+    """The wrong-work analysis (``data/results/wrong_work.json``): declared, and once computed its answer, the before
+    share, the pooled counts, the bootstrap and the stored examples. Read from the JSON only."""
+    head = ("**Does RL make right answer, wrong work more common?** (`python -m srgrpo.lab wrong_work`, declared in "
+            "`srgrpo/lab/wrong_work/plan.py` before any after-training share was computed; the unit: a confirmation "
+            f"seed of the main job, {len(data['declared']['seeds']['primary'])} of them; "
+            "[docs/answer-checking.md](answer-checking.md#does-rl-make-it-more-common))")
+    if data.get("status") != "computed":
+        return head + "\n\nDeclared; not computed yet: it waits for the confirmation seeds (after the recipe study)."
+    pooled, boot, other = data["pooled"], data["bootstrap"], data["other_precision"]["interval"]
+
+    def share(c: dict[str, int]) -> str:
+        return f"{c['wrong_work']} of {c['correct']} correct"
+
+    lines = [f"{data['answer']}.",
+             f"Pooled over the seeds (not independent: the same problems): after {share(pooled['after'])}, before "
+             f"{share(pooled['before'])}. Bootstrap over problems and seeds: [{boot['low']}, {boot['high']}] "
+             f"({boot['undefined']} of {boot['draws']} draws undefined). Float32 seeds, not tested: "
+             + (f"mean {other['mean']:+.3f} [{other['low']:+.3f}, {other['high']:+.3f}]." if other["mean"] is not None
+                else f"{other['answer']}.")]
+    examples = data["stored_examples"]["methods"]
+    lines.append("Stored examples, correct with a false equation (descriptive only): " + "; ".join(
+        f"`{label}` {m['wrong_work']} of {m['correct']}" for label, m in examples.items()) + ".")
+    return head + "\n\n" + " ".join(lines)
+
+
 def results_markdown(results_dir: Path | str | None = None, figures: str = FIGURES_FROM_DOCS) -> str:
     """The lab page's block: each committed lab result as a table with its command and figure (``figures``: the
     folder of the committed figures as the page links it)."""
@@ -234,6 +260,9 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
     recipe = folder / "recipe.json"
     if recipe.is_file():
         parts.append(recipe_markdown(json.loads(recipe.read_text())))
+    wrong_work = folder / "wrong_work.json"
+    if wrong_work.is_file():
+        parts.append(wrong_work_markdown(json.loads(wrong_work.read_text())))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)

@@ -33,7 +33,8 @@ def test_every_committed_result_is_in_the_lab_page():
         labels = {"bandit": lambda d: d["runs"], "real": lambda d: d["methods"],
                   "stability": lambda d: d["declared"]["methods"],
                   "stability_power": lambda d: d["observed"]["accuracy"],
-                  "recipe": lambda d: d["declared"]["configs"]}.get(data.get("experiment"))
+                  "recipe": lambda d: d["declared"]["configs"],
+                  "wrong_work": lambda d: ["python -m srgrpo.lab wrong_work"]}.get(data.get("experiment"))
         assert labels is not None, f"{path.name}: an experiment the lab page's report does not know"
         for label in labels(data):
             assert f"`{label}`" in readme, (path.name, label)

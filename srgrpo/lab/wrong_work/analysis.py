@@ -19,7 +19,7 @@ from srgrpo.lab.wrong_work.plan import ALPHA, BOOTSTRAP
 from srgrpo.plumbing.stats import paired_t_test, rounded, wilson_interval
 
 __all__ = ["counts", "share", "seed_rows", "seed_test", "pooled", "bootstrap", "caveat", "stored_examples",
-           "before_identical", "analyse"]
+           "before_identical", "analyse", "examples_text"]
 
 Records = Sequence[dict[str, Any]]
 
@@ -213,3 +213,12 @@ def stored_examples(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     f"{min((m['correct'] for m in methods.values()), default=0)} to "
                     f"{max((m['correct'] for m in methods.values()), default=0)} a method; chosen partly for being "
                     "correct and in format; the work checker's development set"}
+
+
+def examples_text(summary: dict[str, Any]) -> str:
+    """:func:`stored_examples` as one line of Markdown, per method "W of C correct" (the docs quote it; a test
+    regenerates it from the committed JSON)."""
+    parts = [f"`{label}` {m['wrong_work']} of {m['correct']}" for label, m in summary["methods"].items()]
+    examples = sum(m["examples"] for m in summary["methods"].values())
+    return (f"Of the {examples} example answers the lab's results files store ({', '.join(summary['files'])}), the "
+            f"correct ones with a false equation, per method: {'; '.join(parts)}.")

@@ -170,8 +170,8 @@ def check_recipe(loaded: dict[str, Any], winner: str, changes: dict[str, Any]) -
             raise RecipeRefused(f"seeds {wrong} ran in {loaded['seeds'][wrong[0]]['precision']}; the plan declares "
                                 f"{precision} for seeds {group[0]}-{group[-1]}")
         if len(found) != 1:
-            raise RecipeRefused(f"seeds {group[0]}-{group[-1]} are of {len(found)} recipes ({', '.join(sorted(found))}); "
-                                "the declared analysis reads one recipe")
+            raise RecipeRefused(f"seeds {group[0]}-{group[-1]} are of {len(found)} recipes "
+                                f"({', '.join(sorted(found))}); the declared analysis reads one recipe")
         ids[precision] = found.pop()
     stored = {p: loaded["recipes"].get(rid) for p, rid in ids.items()}
     for precision, recipe in stored.items():
@@ -188,5 +188,6 @@ def check_recipe(loaded: dict[str, Any], winner: str, changes: dict[str, Any]) -
     a, b = (flat(stored[p]) for p in (PRIMARY_PRECISION, OTHER_PRECISION))
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k not in PRECISION_KEYS)
     if differ:
-        raise RecipeRefused(f"the bf16 and float32 seeds' recipes differ in more than the precision: {', '.join(differ)}")
+        raise RecipeRefused("the bf16 and float32 seeds' recipes differ in more than the precision: "
+                            + ", ".join(differ))
     return {"winner": winner, "changes": changes, "recipe_ids": ids}
