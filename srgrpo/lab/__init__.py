@@ -19,6 +19,9 @@ intervals over seeds.
 - :mod:`srgrpo.lab.stability.command`: the declared stability experiment (``python -m srgrpo.lab stability``); what its
   declared test could see, simulated from its runs, in :mod:`srgrpo.lab.stability.power`
   (``python -m srgrpo.lab power``).
+- :mod:`srgrpo.lab.recipe.command`: the declared recipe study for the main job (``python -m srgrpo.lab recipe``).
+- :mod:`srgrpo.lab.wrong_work.command`: does RL make "right answer, wrong work" more common? The declared test over
+  the main job's confirmation seeds (``python -m srgrpo.lab wrong_work``).
 
 May import: the core, :mod:`srgrpo.models`, :mod:`srgrpo.cpu`, :mod:`srgrpo.tasks`, :mod:`srgrpo.eval_gsm8k` (scoring),
 :mod:`srgrpo.plots` (the palette), :mod:`srgrpo.plumbing`. Never :mod:`srgrpo.train` (the lab builds its trainers
