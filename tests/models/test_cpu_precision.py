@@ -98,6 +98,31 @@ def test_an_unknown_precision_says_what_is_allowed():
 def test_the_real_probe_times_both_dtypes():
     result = cp.probe_bf16_speedup(repeats=1)
     assert result["float32_ms"] > 0 and result["bfloat16_ms"] > 0 and result["speedup"] > 0
+    assert result["repeats"] == 1 and (result["load"] is None or result["load"] >= 0)
+
+
+def test_the_probe_takes_turns_so_a_burst_of_load_slows_both_dtypes_alike(monkeypatch):
+    """The products alternate float32, bf16, float32, ... and each dtype keeps its best time."""
+    import torch
+
+    order = []
+    real_matmul = torch.Tensor.__matmul__
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: order.append(a.dtype) or real_matmul(a, b))
+    cp.probe_bf16_speedup(repeats=3)
+    timed = order[2:]  # after one warm-up each
+    assert timed == [torch.float32, torch.bfloat16] * 3
+
+
+def test_a_probe_measured_on_a_busy_machine_is_used_but_not_cached(cache_file):
+    measured = Probe(6.0)
+    busy = lambda: {**measured(), "load": cp.BUSY_LOAD + 0.5}  # noqa: E731  (load a core, as the probe records it)
+    idle = lambda: {**measured(), "load": cp.BUSY_LOAD - 0.5}  # noqa: E731
+    first = cp.choose_cpu_precision("auto", cpuinfo=INTEL_AMX, machine="x86_64", probe=busy)
+    assert first.dtype == "bfloat16" and first.probe["cached"] is False and "busy" in first.probe["not_cached"]
+    assert not cache_file.exists()  # measured again the next time
+    cp.choose_cpu_precision("auto", cpuinfo=INTEL_AMX, machine="x86_64", probe=idle)
+    again = cp.choose_cpu_precision("auto", cpuinfo=INTEL_AMX, machine="x86_64", probe=busy)
+    assert again.probe["cached"] is True and measured.calls == 2  # an idle measurement is remembered
 
 
 @pytest.mark.parametrize("speedup,bf16", [(8.0, True), (1.0, False)])
