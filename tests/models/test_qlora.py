@@ -114,17 +114,22 @@ def test_tiny_policy_in_4bit(tiny_dir, capsys):
     assert trainable and all("lora_" in n for n in trainable)
 
 
+def _perturb_adapters(model, seed: int) -> None:
+    """LoRA's B matrices start at zero, so a fresh adapter changes nothing: give them small random values (``seed``)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+
+
 @needs_bitsandbytes
 def test_an_eval_mode_pass_leaves_the_4bit_model_trainable(tiny_dir):
     """bitsandbytes repacks a 4-bit weight for its inference kernel on a CPU with AVX512-BF16 after an eval-mode pass
     without gradients, and training then fails; the kit switches that off (srgrpo.models.qlora). On other CPUs the
     repacking never happens and this holds anyway."""
     model, tok, _ = load_policy("tiny", lora_r=8, load_in_4bit=True)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.05)
+    _perturb_adapters(model, seed=0)
     ids = tok(["Ava has 3 apples and buys 4 more."] * 2, return_tensors="pt")
 
     def loss_and_grads():
@@ -324,11 +329,7 @@ def test_a_4bit_adapter_evaluates_merged_into_full_precision_weights(tiny_dir, t
     from peft import PeftModel
 
     q_model, tok, _ = load_policy("tiny", lora_r=8, load_in_4bit=True)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for name, p in q_model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.05)
+    _perturb_adapters(q_model, seed=1)
     q_model.save_pretrained(tmp_path / "adapter")
     tok.save_pretrained(tmp_path / "adapter")
     ids = tok(["Ava has 3 apples and buys 4 more."], return_tensors="pt")
