@@ -24,7 +24,7 @@ from srgrpo.plumbing.runtime import atomic_write_text, library_versions
 from srgrpo.plumbing.stats import mean_ci95, t_quantile_975
 
 __all__ = ["run_metadata", "machine_record", "cpu_features", "mean_ci95", "t_quantile_975", "write_json", "to_jsonable", "parse_command",
-           "run_and_write"]
+           "run_and_write", "write_declared"]
 
 
 def _cpu_model() -> str | None:
@@ -127,6 +127,14 @@ def parse_command(settings_class: type, argv: Sequence[str], name: str, descript
     parser = HfArgumentParser(settings_class, prog=f"python -m srgrpo.lab {name}", description=description,
                               allow_abbrev=False)
     return parse_flags(parser, argv, extra_renamed)[0]
+
+
+def write_declared(output: str | Path, experiment: str, declared: dict[str, Any], argv: Sequence[str],
+                   **body: Any) -> None:
+    """A declared experiment's results file: its name, the plan declared before its first run, ``body`` (its status,
+    or what it computed) and the metadata of the command that wrote it, in that order."""
+    write_json(output, {"experiment": experiment, "declared": declared, **body,
+                        "metadata": run_metadata([experiment, *argv])})
 
 
 def run_and_write(settings: Any, argv: Sequence[str], name: str, run: Callable[[Any], dict[str, Any]],

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from srgrpo.lab.recipe.analysis import planned_runs, summarise
 from srgrpo.lab.recipe.plan import CONFIGS, DECLARED, RecipeSettings
 from srgrpo.lab.recipe.runs import evaluate_pretrained, read_run, run_file, run_one, system_prompt_of
-from srgrpo.lab.results import parse_command, run_metadata, write_json
+from srgrpo.lab.results import parse_command, write_declared
 
 __all__ = ["main", "finished_runs"]
 
@@ -33,8 +33,7 @@ def finished_runs(work_dir: Path) -> list[dict[str, Any]]:
 
 
 def _write(settings: RecipeSettings, argv: Sequence[str], body: dict[str, Any]) -> None:
-    write_json(settings.output, {"experiment": "recipe", "declared": DECLARED, **body,
-                                 "metadata": run_metadata(["recipe", *argv])})
+    write_declared(settings.output, "recipe", DECLARED, argv, **body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.results import parse_command, run_and_write, run_metadata, write_json
+from srgrpo.lab.results import parse_command, run_and_write, write_declared
 from srgrpo.lab.stability.plan import COMPARISON_SETTINGS_ID, DECLARED, StabilitySettings
 
 __all__ = ["main", "summarise"]
@@ -71,8 +71,7 @@ def main(argv: Sequence[str] = ()) -> int:
         return 2
     output = Path(settings.output)
     if settings.declare_only:
-        write_json(output, {"experiment": "stability", "declared": DECLARED, "settings_id": sid, "complete": False,
-                            "runs": [], "metadata": run_metadata(["stability", *argv])})
+        write_declared(output, "stability", DECLARED, argv, settings_id=sid, complete=False, runs=[])
         print(f"wrote the declared plan to {output}; run `python -m srgrpo.lab stability` to run it")
         return 0
     from srgrpo.lab.real.command import run_comparison

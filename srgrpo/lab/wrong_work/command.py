@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from srgrpo.lab.results import parse_command, run_metadata, write_json
+from srgrpo.lab.results import parse_command, write_declared
 from srgrpo.lab.wrong_work.analysis import analyse, stored_examples
 from srgrpo.lab.wrong_work.plan import DECLARED, EXAMPLE_FILES, OTHER_SEEDS, PRIMARY_SEEDS, WrongWorkSettings
 from srgrpo.lab.wrong_work.seeds import MissingSeeds, RecipeRefused, check_recipe, declared_winner, load_seeds
@@ -57,8 +57,7 @@ def answer_text(result: dict[str, Any]) -> str:
 
 
 def _write(settings: WrongWorkSettings, argv: Sequence[str], body: dict[str, Any]) -> None:
-    write_json(settings.output, {"experiment": "wrong_work", "declared": DECLARED, **body,
-                                 "metadata": run_metadata(["wrong_work", *argv])})
+    write_declared(settings.output, "wrong_work", DECLARED, argv, **body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
