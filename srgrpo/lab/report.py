@@ -20,6 +20,7 @@ with the same functions the commands call and without running anything.
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -168,7 +169,8 @@ def _changes(changes: dict[str, Any]) -> str:
 def recipe_markdown(data: dict[str, Any]) -> str:
     """The recipe study (``data/results/recipe.json``): the pretrained model on the validation problems, then every
     configuration's runs so far (validation counts a seed, whether each reached both targets, minutes), the rounds and
-    the winner once every planned run is in. Read from the JSON only (the study's code is a sibling command)."""
+    the winner once every planned run is in. Read from the JSON, with the study's own rule keys
+    (:func:`srgrpo.lab.recipe.analysis.config_key`) where round 2's last place is explained."""
     declared = data["declared"]
     targets = declared["targets"]
     head = (f"**Which recipe makes the main job learn every time?** (`python -m srgrpo.lab recipe`, declared before its "
@@ -186,12 +188,12 @@ def recipe_markdown(data: dict[str, Any]) -> str:
         if not row["seeds"]:
             rows.append(f"| `{name}` | {_changes(row['changes'])} | - | - | - | - | - |")
             continue
-        minutes = sorted(row["minutes"])[len(row["minutes"]) // 2]
+        minutes = statistics.median(row["minutes"])  # the rule's own median (of two runs, their mean)
         rows.append(f"| `{name}` | {_changes(row['changes'])} | {', '.join(map(str, row['seeds']))} | "
                     f"{' / '.join(str(v['correct']) for v in row['validation'])} | "
                     f"{' / '.join(str(v['in_format']) for v in row['validation'])} | "
                     f"{sum(row['reach_both_targets'])} of {len(row['seeds'])} | {minutes:.1f} |")
-    status = (f"The winner: `{data['winner']}`." if data.get("winner") else
+    status = (_recipe_verdict(data) if data.get("winner") else
               f"In progress: {data['runs_done']} of {data['runs_planned']} planned runs; no configuration is chosen "
               "until every planned run is in.")
     table = "\n".join(rows)
@@ -199,6 +201,34 @@ def recipe_markdown(data: dict[str, Any]) -> str:
             f"message: {pre}.\n\n{table}\n\nCounts out of 64, one a tuning seed in the order of the seeds column; "
             "minutes: the median run (training and the validation answers, one thread, on a machine shared with "
             f"other work). {status}")
+
+
+def _recipe_verdict(data: dict[str, Any]) -> str:
+    """The study's end: which configurations went on to round 2, the winner, and how often anything reached both
+    targets (a configuration that reached them in every tuning seed would have answered the question outright)."""
+    configs, winner = data["configs"], data["winner"]
+    every = [name for name, row in configs.items() if row["seeds"] and all(row["reach_both_targets"])]
+    # Round 2's last place against the first left out: tied on every key but minutes, load decided it.
+    ranking, taken = data["round1_ranking"], len(data["round2_configs"])
+    last, first_out = ranking[taken - 1], ranking[taken] if len(ranking) > taken else None
+    tie = ""
+    if first_out and _round1_key(configs[last])[:3] == _round1_key(configs[first_out])[:3]:
+        tie = (f" `{last}` took round 2's last place from `{first_out}` on minutes alone, the rule's last key, which "
+               "depends on what else the machine was running.")
+    best = configs[winner]
+    reached = f"{sum(best['reach_both_targets'])} of {len(best['seeds'])}"
+    return (f"Round 2 took {', '.join(f'`{c}`' for c in data['round2_configs'])} (the best three of round 1 by the "
+            f"declared rule). The winner: `{winner}`, both targets in {reached} tuning seeds; "
+            + (f"{', '.join(f'`{c}`' for c in every)} reached them in every seed." if every else
+               "no configuration reached them in every seed.")
+            + tie + " The confirmation on the held-out problems (seeds 1000-1009) decides what a user can expect.")
+
+
+def _round1_key(row: dict[str, Any]) -> tuple:
+    """A configuration's rule keys over its round-1 runs (its first two seeds), as the study ranked round 1."""
+    from srgrpo.lab.recipe.analysis import config_key
+
+    return config_key([{"validation": v, "minutes": m} for v, m in zip(row["validation"][:2], row["minutes"][:2])])
 
 
 def wrong_work_markdown(data: dict[str, Any]) -> str:

@@ -125,3 +125,20 @@ def test_cost_text_without_slow_runs_or_a_start_time():
 
     summary = {"runs": [{"wall_s": 600.0}, {"wall_s": 630.0}, {"wall_s": 660.0}], "start": {}, "compute_s": 1890.0}
     assert cost_text(summary) == "3 runs, 32 min in all: 3 runs took 10.0 to 11.0 min each (32 min); median 10.5 min a run"
+
+
+def test_the_recipe_verdict_names_a_tie_broken_by_minutes_only_when_there_is_one():
+    """Round 2's last place is said to have been decided by minutes exactly when the first configuration left out ties
+    it on every other key of the study's rule (recomputed with the study's own config_key)."""
+    import copy
+
+    from srgrpo.lab.report import _recipe_verdict
+
+    data = json.loads((REPO / "data" / "results" / "recipe.json").read_text())
+    text = _recipe_verdict(data)
+    assert f"The winner: `{data['winner']}`" in text
+    assert "on minutes alone" in text  # the committed study: example_temp1.0 and example_lr2.5e-4 tie on keys 1-3
+    untied = copy.deepcopy(data)
+    first_out = untied["round1_ranking"][len(untied["round2_configs"])]
+    untied["configs"][first_out]["validation"][0]["correct"] -= 1
+    assert "on minutes alone" not in _recipe_verdict(untied)

@@ -2,5 +2,6 @@
 
 Declared before its first run (:mod:`.plan`), tuned on seeds and problems no result of the kit is measured on, and
 resumable: every finished run is a file of its own (:mod:`.runs`); :mod:`.analysis` ranks the configurations by the
-declared rule; :mod:`.command` is the command. Inside the package: command > runs | analysis > plan.
+declared rule; :mod:`.figures` draws the confirmation seeds from their results files; :mod:`.command` is the
+command. Inside the package: command > runs | analysis | figures > plan.
 """
