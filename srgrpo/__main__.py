@@ -6,8 +6,8 @@ What runs is planned for the machine by :func:`srgrpo.train.main_job.plan_main_j
 2. training with :class:`srgrpo.SRGRPOTrainer` (``python -m srgrpo.train`` with the plan's preset);
 3. the same held-out problems, *after*;
 4. two figures (:mod:`srgrpo.plots`): the training curves and the before/after rates;
-5. the verdict in three lines, in the words of :mod:`srgrpo.glossary`: held-out *correct* with 95 % intervals,
-   *in format* and *cut off*, before -> after; where the figures are.
+5. the verdict in three lines, in the words of :mod:`srgrpo.glossary`: held-out *correct* with 95 % intervals and
+   how many of them are *sound*, *in format* and *cut off*, before -> after; where the figures are.
 
 On a CPU that is SmolLM2-135M-Instruct (offline, from its wheel) for 16 steps on synthetic word problems; on a CUDA
 GPU it is the ``gsm8k_t4`` preset on GSM8K. Everything lands in one new folder a run (``runs/main-<preset>-<time>``):
@@ -63,12 +63,20 @@ def _rate(summary: dict[str, Any], key: str, with_interval: bool = False) -> str
 
 
 def verdict_lines(before: dict[str, Any], after: dict[str, Any], figures: Sequence[str | Path]) -> list[str]:
-    """The main job's last three lines: held-out correct with 95 % intervals, in format and cut off, the figures."""
-    from srgrpo.glossary import EVAL_KEYS
+    """The main job's last three lines: held-out correct with 95 % intervals and how many of them are sound, in
+    format and cut off, the figures.
 
-    correct, in_format, cut_off = (EVAL_KEYS[k] for k in ("accuracy", "format_rate", "truncated_rate"))
+    *Sound* (correct, and no equation in the work is false) sits beside *correct* because the reward pays for the
+    last number only: the gap between the two is the right answers reached by wrong work. Summaries written before
+    the kit counted it leave it out."""
+    from srgrpo.glossary import EVAL_KEYS, eval_count
+
+    correct, sound, in_format, cut_off = (EVAL_KEYS[k] for k in ("accuracy", "sound_rate", "format_rate",
+                                                                 "truncated_rate"))
+    counts = [eval_count(s, "sound_rate") for s in (before, after)]
+    sound_part = "" if None in counts else f";   {sound}: {counts[0]} -> {counts[1]}"
     return [
-        f"{correct}:   {_rate(before, 'accuracy', True)} -> {_rate(after, 'accuracy', True)}   "
+        f"{correct}:   {_rate(before, 'accuracy', True)} -> {_rate(after, 'accuracy', True)}{sound_part}   "
         f"(held-out, greedy; [95% interval])",
         f"{in_format}: {_rate(before, 'format_rate')} -> {_rate(after, 'format_rate')};   "
         f"{cut_off}: {_rate(before, 'truncated_rate')} -> {_rate(after, 'truncated_rate')}",

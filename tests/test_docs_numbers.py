@@ -6,6 +6,7 @@ docs/lab.md's tables are generated (tests/lab/test_lab_report.py); these are the
 from __future__ import annotations
 
 import json
+import statistics
 
 from conftest import REPO
 
@@ -26,8 +27,8 @@ def test_the_readmes_cost_of_a_step_is_the_benchmarks():
     kit, trl = bench["kit"], bench["trl"]
     assert (f"{kit['median_s']['step']:.1f} s a step for the kit against {trl['median_s']['step']:.1f} s for plain "
             f"TRL + peft, peak memory {kit['peak_rss_gb']:.2f} GB") in " ".join(README.split())
-    minutes = 16 * kit["median_s"]["step"] / 60
-    assert round(minutes) == 6 and "about 6 minutes for the 16 steps" in " ".join(README.split())
+    tokens = statistics.median(step["completion_tokens"] for step in kit["per_step"]) / 16
+    assert round(tokens, -1) == 60 and "16 completions of about 60 tokens" in " ".join(README.split())
 
 
 def test_the_cost_table_is_the_benchmarks():
@@ -70,22 +71,46 @@ def test_results_at_a_glance_are_the_results_files():
     assert f"undecided ({pg['mean']:+.1f} points [{pg['low']:+.1f}, {pg['high']:+.1f}])" in text
 
 
+def _seeds_text(seeds: list[int]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else "/".join(map(str, seeds))
+
+
 def test_what_the_main_job_prints_and_its_spread_are_the_benchmarks():
-    """The Quickstart's verdict is seed 0's as stored, and the ranges over seeds are the stored runs'."""
-    bench = _json("data", "benchmarks", "main_job_seeds.json")
-    runs, summary = bench["runs"], bench["summary"]
+    """The Quickstart's verdict is the first confirmation seed's, as the verdict prints it from that seed's stored
+    records; the ranges over seeds, in each precision, are the stored runs'."""
+    from srgrpo.__main__ import verdict_lines
+    from srgrpo.eval_gsm8k.records import summarize
+
     text = " ".join(README.split())
-    seed0 = next(r for r in runs if r["seed"] == 0)
-    for line in seed0["verdict"][1:3]:  # the correct and in-format lines (the heading and figures name its folder)
+    for name, precision in (("main_job_seeds.json", "bf16"), ("main_job_seeds_float32.json", "float32")):
+        bench = _json("data", "benchmarks", name)
+        runs, summary = bench["runs"], bench["summary"]
+        n = summary["correct"]["n"]
+        assert f"seeds {_seeds_text(summary['seeds'])}" in text, name
+        for key, word in (("correct", "correct"), ("in_format", "in format"), ("cut_off", "cut off")):
+            s = summary[key]
+            if precision == "float32" and key == "cut_off":
+                continue  # the float32 sentence gives the two counts the targets name
+            assert f"{word} {s['before']}/{n} -> {s['min']}-{s['max']}/{n}" in text, (name, key, s)
+        minutes = summary["minutes"]
+        assert f"{min(minutes):.1f}-{max(minutes):.1f} minutes" in text, name
+    spans = [f"{min(m):.1f}-{max(m):.1f}" for m in (_json("data", "benchmarks", name)["summary"]["minutes"]
+                                                    for name in ("main_job_seeds.json", "main_job_seeds_float32.json"))]
+    assert f"the whole CPU job: {spans[0]} minutes in bf16, {spans[1]} in float32" in text
+    bench = _json("data", "benchmarks", "main_job_seeds.json")
+    first = bench["runs"][0]
+    records = _json(*first["records"].split("/"))
+    lines = verdict_lines(summarize(records["before"]), summarize(records["after"]), [])
+    for line in lines[:2]:
         assert line in README, line
-    n = summary["correct"]["n"]
-    seeds = "/".join(str(r["seed"]) for r in runs)
-    assert f"over seeds {seeds}" in text
-    for key, word in (("correct", "correct"), ("in_format", "in format"), ("cut_off", "cut off")):
-        s = summary[key]
-        assert f"{word} {s['before']}/{n} -> {s['min']}-{s['max']}/{n}" in text, (key, s)
-    minutes = [round(m) for m in summary["minutes"]]
-    assert f"{min(minutes)}-{max(minutes)} minutes a run" in text
+    minutes = first["verdict"][0].split("(")[1].split(" min")[0]
+    assert f"before -> after ({minutes} min in all;" in README and f"(seed {first['seed']}, the first" in text
+    after = bench["summary"]["correct"]["after"]
+    below = sum(c < bench["summary"]["correct"]["before"] for c in after)
+    at = sum(c == bench["summary"]["correct"]["before"] for c in after)
+    assert f"correct ended below {bench['summary']['correct']['before']} in {below} of the {len(after)} seeds and at " \
+           f"{bench['summary']['correct']['before']} in {at}" in text
+    assert f"(median {statistics.median(after):g})" in text
 
 
 def test_notebook_4_quotes_the_main_jobs_seeds_as_stored():
@@ -176,3 +201,19 @@ def test_the_4bit_table_is_the_benchmarks():
             "cores") in text
     assert f"--repeats {f32['repeats']} --rounds {bench['rounds']} --threads {bench['threads']}" in text
     assert bench["cpu"]["model_name"] in text
+
+
+def test_results_at_a_glance_say_what_the_recipe_and_wrong_work_files_say():
+    text = " ".join(README.split())
+    s = _json("data", "benchmarks", "main_job_seeds.json")["summary"]
+    c, f, n = s["correct"], s["in_format"], s["correct"]["n"]
+    below = sum(a < c["before"] for a in c["after"])
+    assert (f"run on {len(s['seeds'])} fresh seeds: in format {f['before']}/{n} -> {f['min']}-{f['max']}/{n} in every "
+            f"seed; correct {c['before']}/{n} -> {c['min']}-{c['max']}/{n}, below {c['before']} in {below} of "
+            f"{len(s['seeds'])} seeds") in text
+    assert min(f["after"]) >= 58  # "in every seed": the format target, 58/64, met by each
+    w = _json("data", "results", "wrong_work.json")
+    b, after, t = w["before"], w["pooled"]["after"], w["test"]
+    assert (f"{b['wrong_work']} of {b['correct']} correct answers before training, {after['wrong_work']} of "
+            f"{after['correct']} after over the {t['n']} seeds; the declared test: {t['answer']} (mean change in the "
+            f"share {t['mean']:+.3f} [{t['low']:+.3f}, {t['high']:+.3f}])") in text

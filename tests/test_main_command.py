@@ -26,8 +26,18 @@ def test_the_verdict_is_three_lines_in_the_glossarys_words_with_wilson_intervals
     assert "2/64 (3.1% [" in lines[0] and " -> " in lines[0]
     assert lines[1] == "in format: 0/64 (0.0%) -> 61/64 (95.3%);   cut off: 56/64 (87.5%) -> 0/64 (0.0%)"
     assert lines[2] == "figures:   runs/x/training.png, runs/x/held_out.png"
-    for word in ("correct", "in format", "cut off"):
+    for word in ("correct", "in format", "cut off", "sound"):
         assert word in TERMS
+    assert "sound" not in lines[0]  # summaries written before the kit counted sound answers
+
+
+def test_the_verdict_says_how_many_correct_answers_are_sound_where_the_summary_counts_them():
+    before = {**summary(64, 16, 27, 17), "sound": 14}
+    after = {**summary(64, 7, 63, 1), "sound": 6}
+    lines = job.verdict_lines(before, after, ["a.png"])
+    assert len(lines) == 3
+    assert ") -> 7/64 (10.9% [" in lines[0] and lines[0].split(";   ")[1].startswith("sound: 14 -> 6   (held-out")
+    assert lines[1] == "in format: 27/64 (42.2%) -> 63/64 (98.4%);   cut off: 17/64 (26.6%) -> 1/64 (1.6%)"
 
 
 def test_the_evaluate_commands_labels_are_the_glossarys_words():

@@ -43,6 +43,8 @@ LAB_PAGE = REPO_ROOT / "docs" / "lab.md"
 
 #: Where the committed figures are, seen from :data:`LAB_PAGE`'s folder.
 FIGURES_FROM_DOCS = "../data/results/"
+#: The confirmation seeds' figure, in the results folder (drawn by ``report --figures``).
+CONFIRMATION_FIGURE = "recipe-confirmation.png"
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -289,13 +291,28 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
         parts.append(power_markdown(json.loads(power.read_text())))
     recipe = folder / "recipe.json"
     if recipe.is_file():
-        parts.append(recipe_markdown(json.loads(recipe.read_text())))
+        study = json.loads(recipe.read_text())
+        parts.append(recipe_markdown(study))
+        seeds = _confirmation_files(folder)
+        if study.get("winner") and seeds:
+            from srgrpo.lab.recipe.confirmation import confirmation_markdown
+            from srgrpo.lab.recipe.figures import confirmation_inputs
+
+            parts.append(confirmation_markdown(confirmation_inputs(seeds), study["pretrained"][
+                study["configs"][study["winner"]]["changes"].get("system_prompt", "instructions")]["validation"],
+                folder.parent.parent, f"{figures}{CONFIRMATION_FIGURE}"))
     wrong_work = folder / "wrong_work.json"
     if wrong_work.is_file():
         parts.append(wrong_work_markdown(json.loads(wrong_work.read_text())))
     if not parts:
         return "No lab results are committed yet: run `python -m srgrpo.lab bandit --output data/results/bandit.json`."
     return "\n\n".join(parts)
+
+
+def _confirmation_files(results_dir: Path) -> list[Path]:
+    """The main job's confirmation seeds (``benchmarks/main_job_seeds.py``'s results files) beside ``results_dir``."""
+    folder = results_dir.parent / "benchmarks"
+    return [p for p in (folder / "main_job_seeds.json", folder / "main_job_seeds_float32.json") if p.is_file()]
 
 
 def update_lab_page(page: Path | str | None = None, results_dir: Path | str | None = None,
@@ -321,7 +338,8 @@ def update_lab_page(page: Path | str | None = None, results_dir: Path | str | No
 
 def redraw_figures(results_dir: Path | str | None = None) -> list[Path]:
     """Redraw the committed figures from the results JSON in ``results_dir`` (default ``data/results/``), each
-    with its experiment's own drawing function: ``bandit.png``, ``real-*.png``, ``stability-seeds.png``."""
+    with its experiment's own drawing function: ``bandit.png``, ``real-*.png``, ``stability-seeds.png``, and the
+    main job's confirmation seeds (beside ``results_dir``, in ``benchmarks/``): ``recipe-confirmation.png``."""
     folder = Path(results_dir) if results_dir is not None else RESULTS_DIR
     drawn: list[Path] = []
     bandit = folder / "bandit.json"
@@ -343,6 +361,13 @@ def redraw_figures(results_dir: Path | str | None = None) -> list[Path]:
         data = json.loads(stability.read_text())
         if data.get("runs"):
             drawn.append(save_figure(data, stability))
+    seeds = _confirmation_files(folder)
+    if (folder / "recipe.json").is_file() and seeds:
+        from srgrpo.lab.recipe.figures import confirmation_inputs, plot_confirmation
+
+        path = folder / CONFIRMATION_FIGURE
+        plot_confirmation(confirmation_inputs(seeds), output=path)
+        drawn.append(path)
     return drawn
 
 
