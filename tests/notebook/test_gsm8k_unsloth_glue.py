@@ -106,3 +106,46 @@ def test_records_without_such_a_pair_get_a_clear_error(tmp_path):
     results.write_text(json.dumps({"inputs": {"records": {"1": "seed.json"}}, "test": {"seeds": [1]}}))
     with pytest.raises(ValueError, match="no problem answered right with wrong work"):
         wrong_work_examples(results, tmp_path)
+
+
+def _evaluate_calls(source: str) -> list[dict[str, str]]:
+    """The keyword arguments (name -> source text) of every ``evaluate(...)`` call in ``source``."""
+    return [{k.arg: ast.unparse(k.value) for k in node.keywords} for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "evaluate"]
+
+
+def test_notebook_4_evaluates_the_held_out_problems_as_the_main_job_does():
+    """The cells "you can copy" must ask what ``python -m srgrpo`` asks: the same problems, tokens, system message
+    (the recipe's worked example) and device; only where the results are written may differ."""
+    main_calls = _evaluate_calls((REPO / "srgrpo" / "__main__.py").read_text())
+    assert len(main_calls) == 1
+    asked = {k: v for k, v in main_calls[0].items() if k not in ("output", "progress")}
+    nb = json.loads((REPO / "notebooks" / "04_gsm8k_unsloth.ipynb").read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    calls = [call for c in cells for call in _evaluate_calls("".join(c["source"]))]
+    assert len(calls) == 2  # before and after
+    for call in calls:
+        assert {k: call.get(k) for k in asked} == asked
+
+
+def _stored_counts(nb: dict) -> dict[str, dict[str, int]]:
+    """``before`` / ``after`` -> word -> count, read from the stored output of the cell that prints both lines."""
+    for cell in nb["cells"]:
+        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        if "\nafter  correct" in text:
+            lines = (ln.split(None, 1) for ln in text.splitlines() if ln.startswith(("before ", "after ")))
+            return {when: {w: int(k) for w, k in re.findall(r"(?:^|, )(correct|in format|cut off) (\d+)/64", rest)}
+                    for when, rest in lines}
+    raise AssertionError("notebook 4 stores no before/after evaluation output")
+
+
+def test_notebook_4s_words_about_its_stored_run_are_its_stored_outputs():
+    nb = json.loads((REPO / "notebooks" / "04_gsm8k_unsloth.ipynb").read_text())
+    counts = _stored_counts(nb)
+    b, a = counts["before"], counts["after"]
+    text = " ".join(" ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").split())
+    assert f"went from {b['correct']} to {a['correct']} correct of 64" in text
+    assert f"from {b['in format']} answers in format to {a['in format']} of 64" in text
+    assert f"in format {b['in format']} -> {a['in format']} of 64 held-out answers, cut off {b['cut off']} -> " \
+           f"{a['cut off']}, while correct went from {b['correct']} to {a['correct']} of 64" in text
+    assert a["cut off"] == 0 and f"from {b['cut off']} answers cut off to none" in text
