@@ -1,12 +1,14 @@
 """What a user of ``python -m srgrpo`` should expect: the main job itself, run as a user runs it, over several seeds.
 
-    python benchmarks/main_job_seeds.py [--seeds 0 1 2] [--cpu_precision auto]
+    python benchmarks/main_job_seeds.py [--seeds 1000 ... 1009] [--cpu_precision auto]
                                         [--output data/benchmarks/main_job_seeds.json]
 
 Each seed runs ``python -m srgrpo --use_cpu true --seed K`` as a subprocess, into ``--work_dir/seed-K-<recipe id>``,
 and the results file keeps, per seed, the held-out counts before and after (correct, in format, cut off), the minutes
 the job took, its precision and the machine (CPU model and features); its summary gives each count's range over the
-seeds, the spread a user should expect from one run. The preset's own seed is 0. Each seed's held-out records before
+seeds, the spread a user should expect from one run. The default seeds, 1000-1009, are the recipe's confirmation
+seeds (:data:`srgrpo.lab.recipe.plan.CONFIRMATION`: never used to choose it), the committed results; the preset's own
+seed is 0. Each seed's held-out records before
 and after (the job's ``eval_before.jsonl`` / ``eval_after.jsonl``: question, gold, completion, predicted, correct, in
 format, cut off...) go to a companion file beside the results, ``data/benchmarks/main_job_seeds/seed-K.json``.
 
@@ -53,6 +55,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from srgrpo.lab.recipe.plan import CONFIRMATION  # noqa: E402
 from srgrpo.lab.results import machine_record, run_metadata, to_jsonable, write_json  # noqa: E402
 from srgrpo.models.cpu_precision import ENV_VAR  # noqa: E402
 from srgrpo.plumbing.runtime import library_versions, new_run_dir, short_hash  # noqa: E402
@@ -72,7 +75,8 @@ BOOKKEEPING = {"exact": ("output_dir", "overwrite_output_dir", "report_to", "dis
 class Settings:
     """``python benchmarks/main_job_seeds.py --help`` lists these."""
 
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "training seeds (0: the preset's)"})
+    seeds: list[int] = field(default_factory=lambda: list(CONFIRMATION["seeds"]), metadata={
+        "help": "training seeds (default: the recipe's confirmation seeds, 1000-1009; 0 is the preset's)"})
     cpu_precision: str = field(default="auto", metadata={
         "help": "auto (this CPU's choice, resolved once), float32 or bfloat16: pinned for every job through "
                 f"{ENV_VAR}", "choices": ["auto", "float32", "bfloat16"]})

@@ -111,7 +111,9 @@ def test_settings_table_shows_only_the_settings_in_which_the_presets_differ():
     table = _table_rows(text)
     cpu, gpu = preset_settings("smollm2_cpu"), preset_settings("gsm8k_t4")
     assert table["learning_rate"] == [str(cpu["learning_rate"]), str(gpu["learning_rate"])]
-    assert table["max_completion_length"] == ["64", "384"] and table["temperature"] == ["0.7", "1.0"]
+    assert table["max_completion_length"] == ["64", "384"]
+    # the recipe's worked example is the CPU preset's; the GPU preset leaves the shared instructions at their default
+    assert table["system_prompt"] == ["worked_example", "instructions", "(default)"] and "temperature" not in table
     assert table["optim"][1:] == ["(default)", str(gpu["optim"])]  # left at its default on the CPU
     # Oracle: the YAML files read as they are, a missing setting taking its field default.
     defaults = setting_defaults()

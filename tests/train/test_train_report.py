@@ -44,7 +44,7 @@ def test_the_final_report_says_what_moved_and_what_to_run_next():
                for i in range(1, 17)]
     text = R.final_report(history, script, config, steps=16, seconds=371.0, on_gpu=False)
     assert text.startswith("srgrpo: done — 16 steps in 6 min 11 s")
-    assert "reward" in text and "0.250 -> 1.450" in text and "sampled* at temperature 0.7" in text
+    assert "reward" in text and "0.250 -> 1.450" in text and f"sampled* at temperature {config.temperature}" in text
     for command in R.next_commands(script, config, on_gpu=False):
         assert command in text
     assert "{" not in text  # no raw dicts

@@ -47,12 +47,14 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _companion(results_file: Path, row: dict[str, Any]) -> Path:
-    """A seed's records file: the row's ``records`` path where it exists (relative to the working folder, as the
-    benchmark writes it from the repository root), else ``<results file without .json>/seed-K.json``."""
+    """A seed's records file: ``<results file without .json>/seed-K.json``, where the benchmark writes it, so that the
+    results file's own folder decides (not the folder the command runs in); else the row's ``records`` path (relative
+    to the working folder, as the benchmark states it from the repository root)."""
+    beside = results_file.with_suffix("") / f"seed-{row['seed']}.json"
     stated = row.get("records")
-    if stated and Path(stated).is_file():
-        return Path(stated)
-    return results_file.with_suffix("") / f"seed-{row['seed']}.json"
+    if beside.is_file() or not stated:
+        return beside
+    return Path(stated)
 
 
 def _check_records(seed: int, data: Any, row: dict[str, Any], path: Path) -> None:
