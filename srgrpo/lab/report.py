@@ -297,10 +297,11 @@ def results_markdown(results_dir: Path | str | None = None, figures: str = FIGUR
         if study.get("winner") and seeds:
             from srgrpo.lab.recipe.confirmation import confirmation_markdown
             from srgrpo.lab.recipe.figures import confirmation_inputs
+            from srgrpo.lab.recipe.runs import system_prompt_of
 
-            parts.append(confirmation_markdown(confirmation_inputs(seeds), study["pretrained"][
-                study["configs"][study["winner"]]["changes"].get("system_prompt", "instructions")]["validation"],
-                folder.parent.parent, f"{figures}{CONFIRMATION_FIGURE}"))
+            pretrained = study["pretrained"][system_prompt_of(study["winner"])]["validation"]
+            parts.append(confirmation_markdown(confirmation_inputs(seeds), pretrained, folder.parent.parent,
+                                               f"{figures}{CONFIRMATION_FIGURE}"))
     wrong_work = folder / "wrong_work.json"
     if wrong_work.is_file():
         parts.append(wrong_work_markdown(json.loads(wrong_work.read_text())))

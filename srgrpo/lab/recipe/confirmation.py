@@ -66,8 +66,8 @@ def _seeds(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def _precision_text(precision: str, results: Mapping[str, Any], root: Path) -> str:
-    s, verdict = results["summary"], judge(results)
+def _precision_text(precision: str, results: Mapping[str, Any], verdict: Mapping[str, Any], root: Path) -> str:
+    s = results["summary"]
     n = s["correct"]["n"]
 
     def counts(key: str) -> str:
@@ -94,13 +94,13 @@ def confirmation_markdown(by_precision: Mapping[str, Mapping[str, Any]], pretrai
                           root: Path, figure: str | None = None) -> str:
     """The confirmation's paragraph for docs/lab.md: each precision's seeds against the declared pass, where the
     counts moved (lost and gained), and the gap between where the validation and the held-out problems start."""
+    verdicts = {p: judge(r) for p, r in by_precision.items()}
     main_name = "bfloat16" if "bfloat16" in by_precision else next(iter(by_precision))
-    main = by_precision[main_name]
-    verdict = judge(main)
+    main, verdict = by_precision[main_name], verdicts[main_name]
     held_before, n = main["summary"]["correct"]["before"], main["summary"]["correct"]["n"]
     head = (f"**The confirmation: the winner as the main job's recipe, on fresh seeds** (`benchmarks/main_job_seeds.py`, "
             f"which runs `python -m srgrpo --seed N` on the {n} held-out problems; declared pass: {CONFIRMATION['pass']})")
-    parts = [_precision_text(p, r, root) for p, r in by_precision.items()]
+    parts = [_precision_text(p, r, verdicts[p], root) for p, r in by_precision.items()]
     outcome = ("Passed." if verdict["passed"] else
                f"**Not passed**: both targets in {len(verdict['both'])} of {len(verdict['seeds'])} {main_name} seeds, "
                f"{PASS['seeds_needed']} needed.")
